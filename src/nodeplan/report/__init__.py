@@ -1,0 +1,1 @@
+"""nodeplan.report."""
