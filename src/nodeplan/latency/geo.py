@@ -13,7 +13,9 @@ EARTH_RADIUS_KM = 6371.0
 FIBER_KM_PER_MS = 200.0
 
 
-def great_circle_km(lat1: ArrayLike, lon1: ArrayLike, lat2: ArrayLike, lon2: ArrayLike) -> NDArray[np.float64]:
+def great_circle_km(
+    lat1: ArrayLike, lon1: ArrayLike, lat2: ArrayLike, lon2: ArrayLike
+) -> NDArray[np.float64]:
     """Haversine distance in km between points given in degrees; broadcasts like numpy.
 
     Examples

@@ -41,7 +41,11 @@ class LinearRtt:
     source: str = ""
 
     def __post_init__(self) -> None:
-        if not (np.isfinite(self.a_ms) and np.isfinite(self.b_ms_per_km)) or self.a_ms < 0 or self.b_ms_per_km < 0:
+        if (
+            not (np.isfinite(self.a_ms) and np.isfinite(self.b_ms_per_km))
+            or self.a_ms < 0
+            or self.b_ms_per_km < 0
+        ):
             raise LatencyModelError(
                 f"rtt fit: coefficients must be finite and >= 0 (got a_ms={self.a_ms}, b_ms_per_km={self.b_ms_per_km})"
             )
@@ -139,8 +143,13 @@ class RttModel:
     ) -> NDArray[np.float64]:
         """(len(a), len(b)) RTT matrix, taking measured values where the matrix has them."""
         la, lo = np.asarray(lat_a, dtype=float)[:, None], np.asarray(lon_a, dtype=float)[:, None]
-        out = self.rtt_ms(la, lo, np.asarray(lat_b, dtype=float)[None, :], np.asarray(lon_b, dtype=float)[None, :],
-                          same_provider)
+        out = self.rtt_ms(
+            la,
+            lo,
+            np.asarray(lat_b, dtype=float)[None, :],
+            np.asarray(lon_b, dtype=float)[None, :],
+            same_provider,
+        )
         if self.measured is not None:
             meas = self.measured.lookup(names_a, names_b)
             out = np.where(np.isfinite(meas), meas, out)

@@ -119,11 +119,17 @@ def cold_start_s(
         prov = arrays.dim_codes[:, pcol]
         same = (prov[:, None] == prov[None, replicas]) & (prov[:, None] >= 0)
         r = rtt.rtt_ms_named(
-            arrays.node_ids, arrays.lat, arrays.lon,
-            [arrays.node_ids[i] for i in replicas], arrays.lat[replicas], arrays.lon[replicas],
+            arrays.node_ids,
+            arrays.lat,
+            arrays.lon,
+            [arrays.node_ids[i] for i in replicas],
+            arrays.lat[replicas],
+            arrays.lon[replicas],
             same,
         )
-        rate = transfer_rate_bytes_per_s(r, arrays.bandwidth_gbps[:, None], arrays.bandwidth_gbps[None, replicas], p)
+        rate = transfer_rate_bytes_per_s(
+            r, arrays.bandwidth_gbps[:, None], arrays.bandwidth_gbps[None, replicas], p
+        )
         t = r / 1000.0 + size / rate
         best = np.argmin(t, axis=1)
         fetch = t[np.arange(n), best] + fixed

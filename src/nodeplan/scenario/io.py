@@ -41,7 +41,9 @@ def _one_line(exc: ValidationError) -> str:
     # An error on a container caused by a failed child (e.g. "too short" after the bad item was
     # dropped) adds nothing: keep errors whose location is not a prefix of another's.
     locs = [tuple(e["loc"]) for e in errors]
-    errors = [e for e, lo in zip(errors, locs, strict=True) if not any(o[: len(lo)] == lo and o != lo for o in locs)]
+    errors = [
+        e for e, lo in zip(errors, locs, strict=True) if not any(o[: len(lo)] == lo and o != lo for o in locs)
+    ]
     err = errors[0]
     msg = err["msg"].removeprefix("Value error, ")
     loc = _loc(err)
@@ -90,7 +92,9 @@ def _parse_text(text: str, fmt: str, origin: str) -> Any:
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ScenarioError(f"{origin}: malformed JSON at line {exc.lineno} col {exc.colno}: {exc.msg}") from None
+            raise ScenarioError(
+                f"{origin}: malformed JSON at line {exc.lineno} col {exc.colno}: {exc.msg}"
+            ) from None
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -110,7 +114,9 @@ def load_scenario(path: str | Path) -> Scenario:
 def load_builtin(name: str = "opengradient") -> Scenario:
     """Load a scenario shipped with the package (see :data:`BUILTIN_SCENARIOS`)."""
     if name not in BUILTIN_SCENARIOS:
-        raise ScenarioError(f"scenario: unknown built-in scenario {name!r} (known: {', '.join(BUILTIN_SCENARIOS)})")
+        raise ScenarioError(
+            f"scenario: unknown built-in scenario {name!r} (known: {', '.join(BUILTIN_SCENARIOS)})"
+        )
     text = resources.files("nodeplan.scenario").joinpath("data", f"{name}.yaml").read_text(encoding="utf-8")
     return parse_scenario(_parse_text(text, "yaml", f"built-in:{name}"))
 
@@ -119,8 +125,13 @@ def resolve_scenario(spec: str | Path | None) -> Scenario:
     """A built-in name, a file path, or ``None`` (the default ``opengradient`` scenario)."""
     if spec is None:
         return load_builtin()
-    if isinstance(spec, str) and spec in BUILTIN_SCENARIOS and not Path(spec).exists():
-        return load_builtin(spec)
+    if isinstance(spec, str) and not Path(spec).exists():
+        if spec in BUILTIN_SCENARIOS:
+            return load_builtin(spec)
+        if Path(spec).suffix.lower() not in (".yaml", ".yml", ".json"):
+            raise ScenarioError(
+                f"scenario: {spec!r} is neither a file nor a built-in scenario (built-ins: {', '.join(BUILTIN_SCENARIOS)})"
+            )
     return load_scenario(spec)
 
 

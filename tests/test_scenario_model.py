@@ -1,0 +1,260 @@
+"""Validation of the scenario model: every bad input gives one line naming the field and the value."""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nodeplan.exceptions import ScenarioError
+from nodeplan.scenario.arrays import compile_scenario
+from nodeplan.scenario.io import parse_scenario
+from nodeplan.scenario.model import Role, VerificationMode
+
+
+def base() -> dict[str, Any]:
+    """A small valid scenario: two executors (one warm), one storage node, one validator."""
+    return {
+        "name": "tiny",
+        "nodes": [
+            {
+                "id": "paris",
+                "lat": 48.85,
+                "lon": 2.35,
+                "roles": ["execution", "verification"],
+                "capacity": 4,
+                "hardware": "h100",
+                "gpu_memory_gb": 80,
+                "provider": "ovh",
+                "asn": 16276,
+                "country": "fr",
+                "verification_modes": ["none", "reexec"],
+            },
+            {
+                "id": "nyc",
+                "lat": 40.71,
+                "lon": -74.0,
+                "roles": ["execution"],
+                "capacity": 4,
+                "hardware": "h100",
+                "gpu_memory_gb": 80,
+                "warm_models": ["llm"],
+                "provider": "aws",
+                "asn": 16509,
+                "country": "US",
+                "dims": {"grid": "pjm"},
+            },
+            {
+                "id": "store",
+                "lat": 50.11,
+                "lon": 8.68,
+                "roles": ["storage"],
+                "disk_gb": 2000,
+                "stored_models": ["llm", "tiny"],
+                "provider": "hetzner",
+            },
+            {"id": "val", "lat": 1.35, "lon": 103.8, "roles": ["coordination"], "stake": 10.0},
+        ],
+        "models": [
+            {
+                "id": "llm",
+                "size_bytes": 14_960_000_000,
+                "load_s": 14,
+                "init_s": 30,
+                "service_s": {"h100": 1.2},
+                "verification": {"none": 1, "tee": 2.5, "reexec": 2},
+            },
+            {"id": "tiny", "size_bytes": 20_000_000, "service_s": {"h100": 0.01, "cpu": 0.05}},
+        ],
+        "sources": [{"name": "Paris", "lat": 48.85, "lon": 2.35, "weight": 11.0}],
+        "demand": [
+            {"model": "llm", "rate_rps": 2.0, "slo_ms": 5000, "verification": "reexec", "verifiers": 1}
+        ],
+        "failures": {"provider": {"default": 0.01, "values": {"aws": 0.02}}},
+    }
+
+
+def error_of(data: dict[str, Any]) -> str:
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(data)
+    msg = str(info.value)
+    assert "\n" not in msg
+    return msg
+
+
+def test_base_is_valid_and_normalised() -> None:
+    s = parse_scenario(base())
+    assert s.node("paris").country == "FR"  # upper-cased ISO code
+    assert s.node("paris").roles == frozenset({Role.EXECUTION, Role.VERIFICATION})
+    assert s.model("llm").verification[VerificationMode.TEE] == 2.5
+    assert s.dimensions()[-1] == "grid"  # user dimension after the built-in ones
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        (("nodes", 0, "lat"), math.nan, "nodes.0.lat: Input should be a finite number (got nan)"),
+        (("nodes", 0, "lat"), 91.0, "nodes.0.lat: Input should be less than or equal to 90 (got 91.0)"),
+        (
+            ("nodes", 1, "lon"),
+            -180.5,
+            "nodes.1.lon: Input should be greater than or equal to -180 (got -180.5)",
+        ),
+        (
+            ("nodes", 0, "capacity"),
+            -1,
+            "nodes.0.capacity: Input should be greater than or equal to 0 (got -1)",
+        ),
+        (("nodes", 2, "disk_gb"), -5, "nodes.2.disk_gb: Input should be greater than or equal to 0 (got -5)"),
+        (("nodes", 1, "warm_models"), ["nope"], "nodes.1.warm_models: unknown model 'nope' on node 'nyc'"),
+        (("nodes", 1, "id"), "paris", "nodes.1.id: duplicate node id 'paris'"),
+        (("demand", 0, "model"), "gpt-9", "demand.0.model: unknown model 'gpt-9'"),
+        (
+            ("models", 0, "size_bytes"),
+            -1,
+            "models.0.size_bytes: Input should be greater than or equal to 0 (got -1)",
+        ),
+        (("sources", 0, "lat"), math.inf, "sources.0.lat: Input should be a finite number (got inf)"),
+        (("demand", 0, "slo_ms"), 0, "demand.0.slo_ms: Input should be greater than 0 (got 0)"),
+    ],
+)
+def test_bad_field_names_field_and_value(path: tuple[Any, ...], value: Any, expected: str) -> None:
+    data = base()
+    target: Any = data
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    assert error_of(data) == expected
+
+
+def test_missing_field_is_named() -> None:
+    data = base()
+    del data["nodes"][3]["lat"]
+    assert error_of(data) == "nodes.3.lat: missing required field"
+
+
+def test_unknown_field_is_rejected_not_ignored() -> None:
+    data = base()
+    data["nodes"][0]["capcity"] = 3  # typo must not silently fall back to the default
+    assert error_of(data).startswith("nodes.0.capcity: Extra inputs are not permitted (got 3)")
+
+
+def test_warm_models_must_fit_in_gpu_memory() -> None:
+    data = base()
+    data["nodes"][1]["gpu_memory_gb"] = 8
+    assert (
+        error_of(data)
+        == "nodes.1.warm_models: warm models of node 'nyc' need 14.96 GB but gpu_memory_gb is 8.0"
+    )
+
+
+def test_verification_mode_must_apply_to_model() -> None:
+    data = base()
+    data["demand"][0]["verification"] = "zkml"
+    assert error_of(data) == "demand.0.verification: model 'llm' does not support verification 'zkml'"
+
+
+def test_verification_needs_verifiers() -> None:
+    data = base()
+    data["demand"][0]["verifiers"] = 0
+    assert "needs verifiers >= 1" in error_of(data)
+
+
+def test_unknown_dimension_in_failures_and_policy() -> None:
+    data = base()
+    data["failures"]["planet"] = {"default": 0.1}
+    assert error_of(data) == "failures.planet: unknown dimension 'planet'"
+    data = base()
+    data["policy"] = {"independence": ["provider", "continent"]}
+    assert error_of(data) == "policy.independence.1: unknown dimension 'continent'"
+    data = base()
+    data["failures"]["grid"] = {"values": {"pjm": 0.5}}  # user dimension is known
+    assert parse_scenario(data).failures["grid"].values["pjm"] == 0.5
+
+
+def test_probability_out_of_range() -> None:
+    data = base()
+    data["failures"]["provider"]["values"]["aws"] = 1.5
+    assert error_of(data) == "failures.provider.values.aws: Input should be less than or equal to 1 (got 1.5)"
+
+
+def test_top_level_not_a_mapping() -> None:
+    with pytest.raises(ScenarioError, match="expected a mapping at the top level, got list"):
+        parse_scenario([1, 2])
+
+
+def test_compile_codes_unknown_as_minus_one() -> None:
+    a = compile_scenario(parse_scenario(base()))
+    k = a.dim_index("provider")
+    assert a.dim_values[k] == ("aws", "hetzner", "ovh")
+    assert a.dim_codes[:, k].tolist() == [2, 0, 1, -1]  # validator has no provider
+    assert a.warm[:, a.model_index("llm")].tolist() == [False, True, False, False]
+    assert a.stored[2].tolist() == [True, True]
+    assert a.role(Role.STORAGE).tolist() == [False, False, True, False]
+    assert a.mode("reexec").tolist() == [True, False, False, False]
+    assert a.dim_codes[:, a.dim_index("grid")].tolist() == [-1, 0, -1, -1]
+
+
+# --- Hypothesis: random corruptions of a valid scenario never escape as tracebacks ----------------
+
+_NODE_FIELDS = [
+    "lat",
+    "lon",
+    "capacity",
+    "gpu_memory_gb",
+    "disk_gb",
+    "price_usd_per_hour",
+    "stake",
+    "id",
+    "roles",
+    "asn",
+    "country",
+    "warm_models",
+    "verification_modes",
+    "status",
+    "bandwidth_gbps",
+]
+_BAD_VALUES = st.one_of(
+    st.just(math.nan),
+    st.just(math.inf),
+    st.just(-math.inf),
+    st.floats(max_value=-1e-9),
+    st.floats(min_value=1e3, max_value=1e12),
+    st.text(max_size=5),
+    st.none(),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.booleans(),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(node=st.integers(0, 3), field=st.sampled_from(_NODE_FIELDS), value=_BAD_VALUES)
+def test_corrupted_node_field_gives_one_line_scenario_error(node: int, field: str, value: Any) -> None:
+    data = copy.deepcopy(base())
+    data["nodes"][node][field] = value
+    try:
+        s = parse_scenario(data)
+    except ScenarioError as exc:
+        msg = str(exc)
+        assert "\n" not in msg
+        assert msg.startswith(f"nodes.{node}.{field}") or msg.startswith("nodes."), msg
+        return
+    # Accepted: then the value really is valid for that field.
+    n = s.nodes[node]
+    if field in ("lat", "lon"):
+        assert math.isfinite(getattr(n, field))
+    if field in ("capacity", "gpu_memory_gb", "disk_gb", "price_usd_per_hour", "stake"):
+        assert getattr(n, field) >= 0
+
+
+@settings(max_examples=150, deadline=None)
+@given(drop=st.sampled_from(["id", "lat", "lon", "roles"]), node=st.integers(0, 3))
+def test_missing_required_node_field(drop: str, node: int) -> None:
+    data = copy.deepcopy(base())
+    del data["nodes"][node][drop]
+    assert error_of(data) == f"nodes.{node}.{drop}: missing required field"
