@@ -28,8 +28,16 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
+
+@app.callback()
+def _root() -> None:
+    """Plan and check where a decentralized AI-inference network runs its work."""
+
+
 # --- subcommands: one line each (keep this block sorted) ------------------------------------------
-# (registered below as the command modules land)
+from nodeplan.commands.validate import validate_cmd  # noqa: E402
+
+app.command("validate")(validate_cmd)
 # --- end of subcommands ---------------------------------------------------------------------------
 
 
