@@ -12,6 +12,7 @@ __all__ = [
     "LatencyModelError",
     "NoRouteError",
     "NodeplanError",
+    "RoutingError",
     "ScenarioError",
     "SolverError",
 ]
@@ -35,6 +36,10 @@ class LatencyModelError(NodeplanError, ValueError):
 
 class NoRouteError(NodeplanError):
     """No live node can serve the request (no executor holds or can fetch the model)."""
+
+
+class RoutingError(NodeplanError, ValueError):
+    """A route request or a router state change is invalid (unknown model or node, bad field)."""
 
 
 class InfeasiblePlacementError(NodeplanError):
