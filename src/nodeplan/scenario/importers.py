@@ -1,0 +1,596 @@
+"""Import real node lists (CSV) into a :class:`~nodeplan.scenario.model.Scenario`.
+
+A :class:`ColumnMapping` says which CSV column feeds which :class:`~nodeplan.scenario.model.Node` field,
+which roles every imported node gets and how values are parsed. Two presets ship in :data:`PRESETS`:
+
+``solana``
+    Solana validators (validators.app export, e.g. ``solana_validators_epoch860.csv``): coordination nodes
+    weighted by stake. Stake is read in lamports and stored in SOL (x 1e-9). ``id`` = identity account,
+    ``operator`` = validator name (empty names -> unknown), ``data_center`` = ``data_center_key``,
+    provider derived from the ASN. **Delinquent** validators are *kept* with status ``down`` (they are
+    in the validator set but not voting, so an audit must see them as already failed); rows with
+    ``is_active`` false are skipped as ``inactive``; zero-stake rows are kept (they count by node number,
+    not by stake). AS0 and the key ``0--Unknown`` mean "unknown".
+``ethereum``
+    Ethereum execution-layer nodes as /24 prefixes (``ethereum_el_nodes_*.csv``): coordination nodes with
+    no stake (measures are by node count). Several rows share one prefix, so ``id`` = prefix + ``#k``
+    (k-th row of that prefix). ``asn`` like ``AS6752``; provider from the ASN, then from ``org``;
+    ``provider_region`` from cloud org strings such as ``AWS EC2 (us-east-1)``; the ``hosting``,
+    ``proxy``, ``mobile`` flags (``t``/``f``) and ``isp`` become user dimensions.
+
+Rows that cannot be used are counted in :attr:`ImportResult.skipped` by reason (``missing lat/lon``,
+``inactive``, ``duplicate id``, ...), never dropped silently. A value that is present but malformed
+(``lat = abc``) raises :class:`~nodeplan.exceptions.DataImportError` naming the line, column and value,
+unless ``skip_bad_rows=True``, which counts it as ``bad <field>`` instead.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from nodeplan.exceptions import DataImportError
+from nodeplan.scenario.model import DEPENDENCY_DIMENSIONS, Node, NodeStatus, Role, Scenario
+from nodeplan.scenario.providers import ProviderMap, default_provider_map
+
+__all__ = [
+    "MAPPABLE_FIELDS",
+    "PRESETS",
+    "ColumnMapping",
+    "ImportResult",
+    "import_nodes",
+    "load_mapping",
+    "resolve_mapping",
+]
+
+#: Keys allowed in :attr:`ColumnMapping.columns`. ``org`` only feeds provider derivation; ``status``
+#: marks a node down (see ``down_values``); ``active`` drops the row (see ``inactive_values``).
+MAPPABLE_FIELDS: tuple[str, ...] = (
+    "id",
+    "lat",
+    "lon",
+    "stake",
+    "asn",
+    "country",
+    "data_center",
+    "operator",
+    "software_client",
+    "provider",
+    "provider_region",
+    "jurisdiction",
+    "tee_vendor",
+    "org",
+    "status",
+    "active",
+)
+_STRING_FIELDS = (
+    "data_center",
+    "operator",
+    "software_client",
+    "provider",
+    "provider_region",
+    "jurisdiction",
+    "tee_vendor",
+    "org",
+)
+_COUNTRY = re.compile(r"^[A-Za-z]{2}$")
+_SPACE = re.compile(r"\s")
+
+
+class ColumnMapping(BaseModel):
+    """How the columns of a node-list CSV become :class:`Node` fields (load one from YAML with
+    :func:`load_mapping`).
+
+    Attributes
+    ----------
+    name
+        Preset or mapping name; also the default scenario name.
+    columns
+        Node field (one of :data:`MAPPABLE_FIELDS`) -> CSV column. ``lat`` and ``lon`` are required;
+        without ``id`` nodes are named ``<id_prefix>row<line>``.
+    dims
+        User dimension name -> CSV column (stored in ``Node.dims``).
+    roles
+        Roles every imported node gets.
+    id_prefix
+        Prepended to every node id.
+    number_repeated_ids
+        Append ``#k`` (k-th occurrence, from 1) to each id, for files whose id column repeats.
+    stake_scale, stake_unit
+        ``stake = value * stake_scale``; ``stake_unit`` names the result (e.g. ``SOL``).
+    derive_provider
+        Fill ``provider`` from the ASN, then from ``org``, with the shipped provider mapping.
+    provider_region_pattern
+        Regex with one group, searched in ``org``: the group becomes ``provider_region``.
+    down_values, inactive_values
+        Values (case-insensitive) of the ``status`` column that mean "down", and of the ``active`` column
+        that mean "not in the set" (row skipped as ``inactive``).
+    skip_zero_stake
+        Skip rows with stake 0 (reason ``zero stake``) instead of keeping them.
+    null_values
+        Values (case-insensitive, after stripping) read as "unknown".
+    skip_bad_rows
+        Count malformed values as ``bad <field>`` skips instead of raising.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(default="custom", min_length=1)
+    description: str = ""
+    columns: dict[str, str]
+    dims: dict[str, str] = Field(default_factory=dict)
+    roles: frozenset[Role] = Field(default=frozenset({Role.COORDINATION}), min_length=1)
+    id_prefix: str = ""
+    number_repeated_ids: bool = False
+    stake_scale: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+    stake_unit: str = ""
+    derive_provider: bool = True
+    provider_region_pattern: str | None = None
+    down_values: tuple[str, ...] = ()
+    inactive_values: tuple[str, ...] = ()
+    skip_zero_stake: bool = False
+    null_values: tuple[str, ...] = ("", "unknown", "nan", "null", "none", "n/a", "-")
+    skip_bad_rows: bool = False
+
+    @field_validator("columns")
+    @classmethod
+    def _known_fields(cls, v: dict[str, str]) -> dict[str, str]:
+        for key in v:
+            if key not in MAPPABLE_FIELDS:
+                raise ValueError(f"unknown node field {key!r} (mappable: {', '.join(MAPPABLE_FIELDS)})")
+        for key in ("lat", "lon"):
+            if key not in v:
+                raise ValueError(f"no column given for required field {key!r}")
+        return v
+
+    @field_validator("dims")
+    @classmethod
+    def _user_dims(cls, v: dict[str, str]) -> dict[str, str]:
+        for key in v:
+            if key in DEPENDENCY_DIMENSIONS:
+                raise ValueError(f"dimension {key!r} is built in; map it in 'columns', not 'dims'")
+        return v
+
+    @field_validator("provider_region_pattern")
+    @classmethod
+    def _one_group(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                groups = re.compile(v).groups
+            except re.error as exc:
+                raise ValueError(f"bad regular expression: {exc}") from None
+            if groups != 1:
+                raise ValueError(f"needs exactly one group, has {groups}")
+        return v
+
+    @field_validator("down_values", "inactive_values", "null_values")
+    @classmethod
+    def _lower_values(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(s.strip().lower() for s in v)
+
+
+#: Built-in mappings for the real node lists in ``../shared/data/nodes`` (see the module docstring).
+PRESETS: dict[str, ColumnMapping] = {
+    "solana": ColumnMapping(
+        name="solana",
+        description="Solana validators (validators.app export): stake-weighted coordination nodes",
+        columns={
+            "id": "account",
+            "lat": "latitude",
+            "lon": "longitude",
+            "stake": "active_stake_lamports",
+            "asn": "autonomous_system_number",
+            "country": "dc_country",
+            "data_center": "data_center_key",
+            "operator": "name",
+            "software_client": "software_client",
+            "status": "delinquent",
+            "active": "is_active",
+        },
+        dims={"software_version": "software_version", "jito": "jito", "doublezero": "is_dz"},
+        stake_scale=1e-9,  # 1 SOL = 1e9 lamports
+        stake_unit="SOL",
+        down_values=("true",),
+        inactive_values=("false",),
+        null_values=("", "unknown", "nan", "null", "none", "n/a", "-", "0--unknown"),
+    ),
+    "ethereum": ColumnMapping(
+        name="ethereum",
+        description="Ethereum execution-layer nodes (/24 prefixes, geolocated): coordination nodes by count",
+        columns={
+            "id": "ip_prefix",
+            "lat": "lat",
+            "lon": "lon",
+            "asn": "asn",
+            "country": "country_code",
+            "org": "org",
+        },
+        dims={"hosting": "hosting", "proxy": "proxy", "mobile": "mobile", "isp": "isp"},
+        number_repeated_ids=True,
+        provider_region_pattern=(
+            r"^(?:AWS EC2|Google Cloud|Oracle Cloud Infrastructure|Microsoft Azure Cloud) \(([a-z0-9-]+)\)$"
+        ),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What :func:`import_nodes` produced.
+
+    ``rows_used + sum(skipped.values()) == rows_read``; ``skipped`` maps a reason to a row count.
+    """
+
+    scenario: Scenario
+    rows_read: int
+    rows_used: int
+    skipped: dict[str, int]
+    notes: tuple[str, ...]
+    mapping: ColumnMapping
+    source: str
+
+
+def _mapping_error(exc: ValidationError, origin: str) -> DataImportError:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"]) or "mapping"
+    msg = err["msg"].removeprefix("Value error, ")
+    got = err.get("input")
+    tail = "" if isinstance(got, dict | list | tuple) or err["type"] == "missing" else f" (got {got!r})"
+    return DataImportError(f"{origin}: {loc}: {msg}{tail}".replace("\n", " "))
+
+
+def load_mapping(path: str | Path) -> ColumnMapping:
+    """Read a :class:`ColumnMapping` from a YAML or JSON file (the keys are its attributes)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DataImportError(f"mapping: cannot read {p}: {exc.strerror or exc}") from None
+    try:
+        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise DataImportError(f"mapping: {p} is not valid YAML/JSON: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise DataImportError(f"mapping: {p}: expected a mapping at the top level, got {type(data).__name__}")
+    data.setdefault("name", p.stem)
+    try:
+        return ColumnMapping.model_validate(data)
+    except ValidationError as exc:
+        raise _mapping_error(exc, f"mapping {p}") from None
+
+
+def resolve_mapping(mapping: ColumnMapping | str | Path, **overrides: Any) -> ColumnMapping:
+    """A preset name, a mapping file or a :class:`ColumnMapping`, with attribute ``overrides`` applied.
+
+    >>> resolve_mapping("solana", skip_bad_rows=True).skip_bad_rows
+    True
+    """
+    if isinstance(mapping, ColumnMapping):
+        base = mapping
+    elif isinstance(mapping, str) and mapping in PRESETS:
+        base = PRESETS[mapping]
+    elif Path(mapping).suffix.lower() in (".yaml", ".yml", ".json") or Path(mapping).is_file():
+        base = load_mapping(mapping)
+    else:
+        raise DataImportError(
+            f"mapping: unknown preset {str(mapping)!r} (presets: {', '.join(sorted(PRESETS))}; "
+            "or give a mapping .yaml file)"
+        )
+    if not overrides:
+        return base
+    data = base.model_dump()
+    for key, value in overrides.items():
+        if key not in ColumnMapping.model_fields:
+            raise DataImportError(
+                f"mapping: unknown option {key!r} (options: {', '.join(ColumnMapping.model_fields)})"
+            )
+        data[key] = value
+    try:
+        return ColumnMapping.model_validate(data)
+    except ValidationError as exc:
+        raise _mapping_error(exc, f"mapping {base.name}") from None
+
+
+class _BadValueError(Exception):
+    def __init__(self, field: str, reason: str, value: str) -> None:
+        super().__init__(reason)
+        self.field, self.reason, self.value = field, reason, value
+
+
+def _float(field: str, raw: str) -> float:
+    try:
+        x = float(raw)
+    except ValueError:
+        raise _BadValueError(field, "not a number", raw) from None
+    if not math.isfinite(x):
+        raise _BadValueError(field, "not a finite number", raw)
+    return x
+
+
+def _asn(raw: str) -> int:
+    s = raw.upper().removeprefix("AS")
+    if not s.isdigit():
+        raise _BadValueError("asn", "not an AS number", raw)
+    return int(s)
+
+
+class _Reader:
+    """One pass over the rows: parse, count skips, build nodes."""
+
+    def __init__(
+        self,
+        mapping: ColumnMapping,
+        providers: ProviderMap,
+        idx: Mapping[str, int],
+        dim_idx: Mapping[str, int],
+    ) -> None:
+        self.m = mapping
+        self.idx = idx
+        self.string_idx = tuple((f, idx[f]) for f in _STRING_FIELDS if f in idx)
+        self.dim_idx = tuple(dim_idx.items())
+        self.providers = providers
+        self.nulls = frozenset(mapping.null_values)
+        self.skipped: Counter[str] = Counter()
+        self.seen_ids: set[str] = set()
+        self.id_counts: Counter[str] = Counter()
+        self.asn_zero = 0
+        self.region_re = (
+            re.compile(mapping.provider_region_pattern) if mapping.provider_region_pattern else None
+        )
+
+    def _get(self, row: list[str], idx: int | None) -> str | None:
+        if idx is None:
+            return None
+        v = row[idx].strip()
+        return None if v.lower() in self.nulls else v
+
+    def parse(self, row: list[str], line: int) -> Node | str:
+        """A node, or the reason the row is skipped (raises :class:`_BadValueError`)."""
+        m = self.m
+        idx = self.idx
+        g = self._get
+        active = g(row, idx.get("active"))
+        if active is not None and active.lower() in m.inactive_values:
+            return "inactive"
+        lat_s, lon_s = g(row, idx["lat"]), g(row, idx["lon"])
+        if lat_s is None or lon_s is None:
+            return "missing lat/lon"
+        lat, lon = _float("lat", lat_s), _float("lon", lon_s)
+        if not -90 <= lat <= 90:
+            raise _BadValueError("lat", "outside [-90, 90]", lat_s)
+        if not -180 <= lon <= 180:
+            raise _BadValueError("lon", "outside [-180, 180]", lon_s)
+        stake = 0.0
+        if "stake" in idx:
+            stake_s = g(row, idx["stake"])
+            if stake_s is None:
+                return "missing stake"
+            stake = _float("stake", stake_s)
+            if stake < 0:
+                raise _BadValueError("stake", "negative stake", stake_s)
+            stake *= m.stake_scale
+            if stake == 0 and m.skip_zero_stake:
+                return "zero stake"
+        asn: int | None = None
+        asn_s = g(row, idx.get("asn"))
+        if asn_s is not None:
+            asn = _asn(asn_s)
+            if asn == 0:
+                self.asn_zero += 1
+                asn = None
+        country = g(row, idx.get("country"))
+        if country is not None and not _COUNTRY.match(country):
+            raise _BadValueError("country", "not a two-letter ISO 3166 code", country)
+        strings: dict[str, Any] = dict.fromkeys(_STRING_FIELDS[:-1])
+        for f, j in self.string_idx:
+            strings[f] = g(row, j)
+        org = strings.pop("org", None)
+        if strings["provider"] is None and m.derive_provider:
+            strings["provider"] = self.providers.of_asn(asn) or self.providers.of_org(org)
+        if strings["provider_region"] is None and self.region_re is not None and org is not None:
+            hit = self.region_re.search(org)
+            if hit:
+                strings["provider_region"] = hit.group(1)
+        status = NodeStatus.UP
+        status_s = g(row, idx.get("status"))
+        if status_s is not None and status_s.lower() in m.down_values:
+            status = NodeStatus.DOWN
+        node_id = self._node_id(g(row, idx.get("id")), line)
+        if node_id is None:
+            return "missing id"
+        if node_id in self.seen_ids:
+            return "duplicate id"
+        dims = {d: v for d, j in self.dim_idx if (v := g(row, j)) is not None}
+        extra = {k: v for k, v in strings.items() if v is not None}
+        if asn is not None:
+            extra["asn"] = asn
+        if country is not None:
+            extra["country"] = country
+        if dims:
+            extra["dims"] = dims
+        if status is not NodeStatus.UP:
+            extra["status"] = status
+        try:
+            node = Node(id=node_id, lat=lat, lon=lon, roles=m.roles, stake=stake, **extra)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in err["loc"])
+            raise _BadValueError(field, err["msg"], str(err.get("input"))) from None
+        self.seen_ids.add(node_id)
+        return node
+
+    def _node_id(self, raw: str | None, line: int) -> str | None:
+        m = self.m
+        if "id" not in m.columns:
+            return f"{m.id_prefix}row{line}"
+        if raw is None:
+            return None
+        base = m.id_prefix + ("_".join(raw.split()) if _SPACE.search(raw) else raw)
+        if m.number_repeated_ids:
+            self.id_counts[base] += 1
+            return f"{base}#{self.id_counts[base]}"
+        return base
+
+
+def _open_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.reader(fh, strict=True)
+            try:
+                header = next(reader, None)
+                if header is None:
+                    raise DataImportError(f"{path}: empty file (no header row)")
+                rows = []
+                for row in reader:
+                    if row:
+                        rows.append((reader.line_num, row))
+            except csv.Error as exc:
+                raise DataImportError(f"{path}: line {reader.line_num}: malformed CSV: {exc}") from None
+    except FileNotFoundError:
+        raise DataImportError(f"{path}: file not found") from None
+    except UnicodeDecodeError as exc:
+        raise DataImportError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise DataImportError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return [h.strip() for h in header], rows
+
+
+def _column_index(header: list[str], wanted: Mapping[str, str], path: Path) -> dict[str, int]:
+    out = {}
+    for key, col in wanted.items():
+        if col not in header:
+            shown = ", ".join(header[:12]) + (", ..." if len(header) > 12 else "")
+            raise DataImportError(
+                f"{path}: column {col!r} (mapped to {key!r}) is not in the header ({shown})"
+            )
+        out[key] = header.index(col)
+    return out
+
+
+def _pct(part: float, whole: float) -> str:
+    return f"{100.0 * part / whole:.1f}%" if whole > 0 else "n/a"
+
+
+def import_nodes(
+    path: str | Path,
+    mapping: ColumnMapping | str,
+    *,
+    providers: ProviderMap | None = None,
+    name: str | None = None,
+    **overrides: Any,
+) -> ImportResult:
+    """Read a node-list CSV into a scenario of nodes (no models or demand).
+
+    Parameters
+    ----------
+    path
+        CSV file with a header row (UTF-8).
+    mapping
+        A :class:`ColumnMapping`, a preset name (``"solana"``, ``"ethereum"``) or a mapping YAML/JSON file.
+    providers
+        Provider mapping for ``derive_provider`` (default: the shipped ``providers.csv``).
+    name
+        Scenario name (default: the mapping name).
+    **overrides
+        Attributes of :class:`ColumnMapping` to replace, e.g. ``skip_bad_rows=True``.
+
+    Returns
+    -------
+    ImportResult
+        The scenario, rows read/used, skipped rows by reason and notes.
+
+    Raises
+    ------
+    DataImportError
+        Unknown preset, unreadable or malformed file, a mapped column missing from the header, or a
+        malformed value (one line naming the line, column and value) unless ``skip_bad_rows``.
+    """
+    m = resolve_mapping(mapping, **overrides)
+    p = Path(path)
+    header, rows = _open_rows(p)
+    idx = _column_index(header, m.columns, p)
+    dim_idx = _column_index(header, m.dims, p)
+    reader = _Reader(m, providers or default_provider_map(), idx, dim_idx)
+    nodes: list[Node] = []
+    width = len(header)
+    for line, row in rows:
+        if len(row) != width:
+            if not m.skip_bad_rows:
+                raise DataImportError(
+                    f"{p}: line {line}: expected {width} fields, got {len(row)}; fix the row or skip_bad_rows"
+                )
+            reader.skipped["wrong number of fields"] += 1
+            continue
+        try:
+            got = reader.parse(row, line)
+        except _BadValueError as bad:
+            if not m.skip_bad_rows:
+                col = m.columns.get(bad.field, bad.field)
+                raise DataImportError(
+                    f"{p}: line {line}: column {col!r} ({bad.field}): {bad.reason}: {bad.value!r} "
+                    "(fix the value or pass skip_bad_rows / --skip-bad-rows)"
+                ) from None
+            reader.skipped[f"bad {bad.field}"] += 1
+            continue
+        if isinstance(got, str):
+            reader.skipped[got] += 1
+        else:
+            nodes.append(got)
+    skipped = dict(sorted(reader.skipped.items(), key=lambda kv: (-kv[1], kv[0])))
+    if not nodes:
+        why = ", ".join(f"{k}: {v}" for k, v in skipped.items()) or "no data rows"
+        raise DataImportError(f"{p}: no usable rows ({why})")
+    scenario = Scenario(
+        name=name or m.name,
+        description=f"{m.description or m.name} imported from {p.name} with nodeplan import".strip(),
+        nodes=tuple(nodes),
+    )
+    return ImportResult(
+        scenario=scenario,
+        rows_read=len(rows),
+        rows_used=len(nodes),
+        skipped=skipped,
+        notes=_notes(m, nodes, reader),
+        mapping=m,
+        source=str(p),
+    )
+
+
+def _notes(m: ColumnMapping, nodes: list[Node], reader: _Reader) -> tuple[str, ...]:
+    notes: list[str] = []
+    total_stake = sum(n.stake for n in nodes)
+    if "stake" in m.columns:
+        unit = f" {m.stake_unit}" if m.stake_unit else ""
+        scale = f" (column x {m.stake_scale:g})" if m.stake_scale != 1 else ""
+        notes.append(f"stake in{unit or ' file units'}{scale}: total {total_stake:,.0f}{unit}")
+    down = [n for n in nodes if n.status is NodeStatus.DOWN]
+    if down:
+        share = f", {_pct(sum(n.stake for n in down), total_stake)} of stake" if total_stake else ""
+        notes.append(f"{len(down)} nodes kept with status down ({m.columns.get('status')}{share})")
+    zero = sum(1 for n in nodes if n.stake == 0) if "stake" in m.columns else 0
+    if zero:
+        notes.append(f"{zero} nodes kept with zero stake")
+    if reader.asn_zero:
+        notes.append(f"AS0 read as unknown ASN on {reader.asn_zero} rows")
+    if m.derive_provider or "provider" in m.columns:
+        known = [n for n in nodes if n.provider is not None]
+        by_stake = f", {_pct(sum(n.stake for n in known), total_stake)} of stake" if total_stake else ""
+        notes.append(
+            f"provider known for {len(known)} of {len(nodes)} nodes ({_pct(len(known), len(nodes))}{by_stake})"
+        )
+    if m.number_repeated_ids:
+        repeated = sum(1 for c in reader.id_counts.values() if c > 1)
+        notes.append(
+            f"ids numbered '#k' per {m.columns.get('id', 'row')}: {repeated} values occur more than once"
+        )
+    return tuple(notes)
