@@ -31,7 +31,6 @@ that no chain of shared dependencies links.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import combinations
 
 import numpy as np
 from numpy.typing import NDArray
@@ -143,8 +142,9 @@ def component_labels(codes: NDArray[np.integer]) -> NDArray[np.int64]:
 def shared_probability(codes: NDArray[np.integer], weights: NDArray[np.float64]) -> float | None:
     """Probability that two units of weight drawn with replacement share a known value in some column.
 
-    Exact, by inclusion-exclusion over the non-empty subsets of columns (``2**d - 1`` groupings).
-    ``None`` when the total weight is 0.
+    Exact, by inclusion-exclusion over the non-empty subsets of columns (``2**d - 1`` groupings, each
+    built from its parent subset's grouping with one 1-D ``np.unique``). Columns with no known value are
+    dropped first (they share nothing). ``None`` when the total weight is 0.
 
     >>> codes = np.array([[0, 0], [0, 1], [1, 1], [2, 2]])  # node 1 shares with 0 (col 0) and 2 (col 1)
     >>> round(shared_probability(codes, np.ones(4)), 6)  # pairs sharing: 4 self + (0,1),(1,2) both ways
@@ -154,18 +154,24 @@ def shared_probability(codes: NDArray[np.integer], weights: NDArray[np.float64])
     total = w.sum()
     if total <= 0:
         return None
-    n, d = codes.shape
+    cols = [codes[:, k].astype(np.int64) for k in range(codes.shape[1]) if np.any(codes[:, k] >= 0)]
+    radix = [int(c.max()) + 2 for c in cols]
     p = 0.0
-    for size in range(1, d + 1):
-        sign = 1.0 if size % 2 else -1.0
-        for subset in combinations(range(d), size):
-            sub = codes[:, subset]
-            known = np.all(sub >= 0, axis=1)
-            if not known.any():
+
+    def visit(start: int, key: NDArray[np.int64], known: NDArray[np.bool_], size: int) -> None:
+        nonlocal p
+        for k in range(start, len(cols)):
+            kn = known & (cols[k] >= 0)
+            if not kn.any():
                 continue
-            _, group = np.unique(sub[known], axis=0, return_inverse=True)
-            gw = np.bincount(group.ravel(), weights=w[known]) / total
-            p += sign * float(np.sum(gw * gw))
+            _, dense = np.unique(key[kn] * radix[k] + cols[k][kn], return_inverse=True)
+            gw = np.bincount(dense.ravel(), weights=w[kn]) / total
+            p += (1.0 if size % 2 else -1.0) * float(np.sum(gw * gw))
+            sub_key = np.zeros_like(key)
+            sub_key[kn] = dense.ravel()
+            visit(k + 1, sub_key, kn, size + 1)
+
+    visit(0, np.zeros(codes.shape[0], dtype=np.int64), np.ones(codes.shape[0], dtype=bool), 1)
     return p
 
 

@@ -330,7 +330,9 @@ def measure_distribution(
         w = np.concatenate([w_known, weight[:1]])
         labels = [*names_known, UNKNOWN]
     elif policy is UnknownPolicy.SINGLETONS and count[0] > 0:
-        extra = np.asarray(unknown_weights if unknown_weights is not None else np.full(count[0], weight[0] / count[0]))
+        extra = np.asarray(
+            unknown_weights if unknown_weights is not None else np.full(count[0], weight[0] / count[0])
+        )
         w = np.concatenate([w_known, extra])
         labels = [*names_known, *(f"{UNKNOWN}#{i}" for i in range(extra.size))]
     else:

@@ -1,0 +1,316 @@
+"""The single-domain failure table: what the loss of each provider, ASN, country, operator... does.
+
+For every known value ``v`` of every dimension, the nodes with that value (after
+:func:`~nodeplan.metrics.graph.complete_codes`, so losing a provider also loses the data centers known to
+be its) go down together, and the table reports:
+
+``share_lost``
+    share of the audit's weight (nodes, capacity or stake) over all live nodes that is on the failed ones.
+``capacity_lost``
+    share of the live execution capacity (request slots) on the failed nodes.
+``stake_lost``
+    share of the total coordination stake on the failed live nodes.
+``demand_served``
+    share of demand (rate x source weight) still served within its SLO. Serving model (a planning
+    check, not the router): each demand class's rate is spread over its live capable executors in
+    proportion to their slots; a node's wait is the M/M/c mean wait at the sum of the classes' loads
+    (slots = ``capacity``, mean service time weighted by each class's arrival rate). A request from a
+    source is *served* when at least one live capable executor completes it within the SLO:
+    ``RTT(source, node) + wait + cold start + service x executor factor + check`` where cold start is
+    :func:`~nodeplan.latency.timing.cold_start_s` with the failed nodes down and ``check`` is
+    :func:`~nodeplan.latency.timing.verify_check_s` (re-execution adds one more service time). TEE and
+    zkML demand needs an executor that supports the mode.
+``verified``
+    of the demand that asks for verification, the share whose best executor (least expected time) still
+    has ``max(1, verifiers)`` live verifiers supporting the mode that share none of
+    ``policy.independence`` with it (unknown values are not counted as shared).
+``models_unreplicated``
+    models with no live storage replica left (a ``storage`` node that stores it).
+``quorum``
+    coordination keeps quorum: live stake after the loss is more than 2/3 of the total stake, and no
+    surviving domain *of the same dimension* holds 1/3 of the total stake or more. ``None`` without stake.
+
+``harm`` orders the table: ``capacity_lost + (served lost) + (verified lost) + (models newly without a
+replica) / models``, plus 1 when the live stake falls to 2/3 or below (consensus halts) or else 0.25 when
+quorum is lost only because a surviving domain holds a third; "lost" is measured against the no-failure
+baseline. Ties: share lost, capacity lost, dimension order, value.
+
+Capacity, stake, replicas and quorum are computed for all values of a dimension at once with
+``np.bincount``; demand and verification loop over values and vectorise over sources x nodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from nodeplan.latency.queueing import mmc_wait_s
+from nodeplan.latency.rtt import RttModel
+from nodeplan.latency.timing import (
+    TimingParams,
+    cold_start_s,
+    executor_factor,
+    service_s_by_node,
+    verify_check_s,
+)
+from nodeplan.scenario.arrays import ScenarioArrays
+from nodeplan.scenario.model import Role, Scenario, VerificationMode
+
+__all__ = ["FailureRow", "Outcome", "ServingModel", "failure_table"]
+
+_TWO_THIRDS = 2.0 / 3.0
+_THIRD = 1.0 / 3.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Demand and verification outcome with a set of nodes down (fractions in [0, 1]; ``None`` = n/a)."""
+
+    demand_served: float | None
+    verified: float | None
+
+
+@dataclass(frozen=True)
+class FailureRow:
+    """Effect of losing every node with ``dimension == value`` (see the module docstring)."""
+
+    dimension: str
+    value: str
+    nodes: int
+    share_lost: float
+    capacity_lost: float
+    stake_lost: float
+    demand_served: float | None
+    verified: float | None
+    models_unreplicated: tuple[str, ...]
+    quorum: bool | None
+    alive_stake_share: float | None
+    largest_surviving_share: float | None
+    harm: float
+
+
+class ServingModel:
+    """Precomputed pieces of the serving check (RTT source x node, service times, baseline cold starts).
+
+    Internal helper of :func:`failure_table`; one instance per audit. Not a public record, so a plain
+    class holding read-only arrays.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        arrays: ScenarioArrays,
+        codes: NDArray[np.int32],
+        rtt: RttModel,
+        params: TimingParams | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self.arrays = arrays
+        self.rtt = rtt
+        self.params = params or TimingParams()
+        src = scenario.sources
+        w = np.array([s.weight for s in src], dtype=float)
+        self.src_w = w / w.sum() if w.sum() > 0 else np.full(len(src), 1.0 / max(len(src), 1))
+        a = arrays
+        self.rtt_ms = (
+            rtt.rtt_ms_named(
+                [s.name for s in src], [s.lat for s in src], [s.lon for s in src], a.node_ids, a.lat, a.lon
+            )
+            if src
+            else np.zeros((0, a.n_nodes))
+        )
+        self.live = a.up.copy()
+        self.exec = a.role(Role.EXECUTION)
+        self.verif = a.role(Role.VERIFICATION)
+        self.cap = a.capacity.astype(float)
+        self.classes = []
+        for d in scenario.demand:
+            model = scenario.model(d.model)
+            s = service_s_by_node(a, model) * executor_factor(model, d.verification)
+            ok = self.exec & np.isfinite(s) & (self.cap > 0)
+            if d.verification in (VerificationMode.TEE, VerificationMode.ZKML):
+                ok &= a.mode(d.verification)
+            extra = verify_check_s(d.verification, self.params)
+            vmask = self.verif & a.mode(d.verification)
+            if d.verification is VerificationMode.REEXEC:
+                vmask &= np.isfinite(service_s_by_node(a, model))
+            cold, source = cold_start_s(a, model, rtt, self.params, up=self.live)
+            self.classes.append((d, model, s, ok, extra, vmask, cold, source))
+        ind = [k for k in scenario.policy.independence if k in a.dims]
+        self.ind_codes = codes[:, [a.dim_index(k) for k in ind]]
+
+    def outcome(self, down: NDArray[np.bool_]) -> Outcome:
+        """Served and verified shares with the nodes in ``down`` failed (on top of already-down nodes)."""
+        if not self.classes or self.rtt_ms.shape[0] == 0:
+            return Outcome(None, None)
+        alive = self.live & ~down
+        # Load: each class spread over its live capable executors by slots.
+        lam = np.zeros(self.arrays.n_nodes)
+        work = np.zeros(self.arrays.n_nodes)
+        usable = []
+        for d, _model, s, ok, *_ in self.classes:
+            u = ok & alive
+            usable.append(u)
+            cap_u = np.where(u, self.cap, 0.0)
+            tot = cap_u.sum()
+            if tot > 0 and d.rate_rps > 0:
+                share = d.rate_rps * cap_u / tot
+                lam += share
+                work += share * np.where(u, s, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean_s = np.where(lam > 0, work / np.where(lam > 0, lam, 1.0), 0.0)
+        wait = mmc_wait_s(lam, mean_s, self.arrays.capacity)
+        served_w = total_w = ver_w = ver_tot = 0.0
+        for (d, model, s, _ok, extra, vmask, cold, source), u in zip(self.classes, usable, strict=True):
+            lost_src = (source >= 0) & down[np.maximum(source, 0)] & u
+            if lost_src.any():
+                cold, _ = cold_start_s(self.arrays, model, self.rtt, self.params, up=alive)
+            per_node_s = wait + cold + s + extra + (s if d.verification is VerificationMode.REEXEC else 0.0)
+            per_node_ms = np.where(u, per_node_s * 1000.0, np.inf)
+            lat = self.rtt_ms + per_node_ms[None, :]  # (sources, nodes)
+            best = np.argmin(lat, axis=1)
+            best_ms = lat[np.arange(lat.shape[0]), best]
+            weight = d.rate_rps * self.src_w if d.rate_rps > 0 else self.src_w * 0.0
+            served_w += float(weight[best_ms <= d.slo_ms].sum())
+            total_w += float(weight.sum())
+            if d.verification is not VerificationMode.NONE:
+                ver_tot += float(weight.sum())
+                vs = np.flatnonzero(vmask & alive)
+                has_exec = np.isfinite(best_ms)
+                if vs.size and has_exec.any():
+                    e = best[has_exec]
+                    ce, cv = self.ind_codes[e][:, None, :], self.ind_codes[vs][None, :, :]
+                    shares = np.any((ce == cv) & (ce >= 0), axis=2) | (e[:, None] == vs[None, :])
+                    enough = (~shares).sum(axis=1) >= max(1, d.verifiers)
+                    ver_w += float(weight[has_exec][enough].sum())
+        served = served_w / total_w if total_w > 0 else None
+        verified = ver_w / ver_tot if ver_tot > 0 else None
+        return Outcome(served, verified)
+
+
+def _harm(
+    capacity_lost: float,
+    out: Outcome,
+    base: Outcome,
+    new_unrep: int,
+    n_models: int,
+    halted: bool,
+    quorum_lost: bool,
+) -> float:
+    h = capacity_lost
+    if out.demand_served is not None and base.demand_served is not None:
+        h += max(0.0, base.demand_served - out.demand_served)
+    if out.verified is not None and base.verified is not None:
+        h += max(0.0, base.verified - out.verified)
+    if n_models:
+        h += new_unrep / n_models
+    if halted:
+        return h + 1.0
+    return h + (0.25 if quorum_lost else 0.0)
+
+
+def failure_table(
+    scenario: Scenario,
+    arrays: ScenarioArrays,
+    codes: NDArray[np.int32],
+    rtt: RttModel,
+    *,
+    dims: tuple[str, ...] | None = None,
+    weights: NDArray[np.float64] | None = None,
+    params: TimingParams | None = None,
+) -> tuple[Outcome, tuple[FailureRow, ...]]:
+    """The no-failure baseline and one :class:`FailureRow` per known value of each dimension, worst first.
+
+    Parameters
+    ----------
+    codes : (n, d) dimension codes, normally from :func:`~nodeplan.metrics.graph.complete_codes`
+    dims : dimensions to fail (default: all of ``arrays.dims``)
+    weights : (n,) the audit's weight per node, for ``share_lost`` (default: 1 per node)
+    """
+    a = arrays
+    live = a.up
+    exec_live = a.role(Role.EXECUTION) & live
+    cap = a.capacity.astype(float)
+    cap_total = float(cap[exec_live].sum())
+    coord = a.role(Role.COORDINATION)
+    stake_total = float(a.stake[coord].sum())
+    coord_live = coord & live
+    alive_stake = float(a.stake[coord_live].sum())
+    storage_live = a.role(Role.STORAGE) & live
+    replicas = a.stored & storage_live[:, None]  # (n, m)
+    rep_total = replicas.sum(axis=0)
+    base_unrep = rep_total == 0
+    n_models = len(a.model_ids)
+    wts = np.ones(a.n_nodes) if weights is None else np.asarray(weights, dtype=float)
+    w_total = float(wts[live].sum())
+    serving = ServingModel(scenario, a, codes, rtt, params) if scenario.demand else None
+    base = serving.outcome(np.zeros(a.n_nodes, dtype=bool)) if serving else Outcome(None, None)
+    base_live = stake_total > 0 and alive_stake > _TWO_THIRDS * stake_total + 1e-12
+    rows: list[FailureRow] = []
+    for dim in a.dims if dims is None else dims:
+        k = a.dim_index(dim)
+        nv = len(a.dim_values[k])
+        if nv == 0:
+            continue
+        c = codes[:, k]
+        known = c >= 0
+        nodes = np.bincount(c[known & live], minlength=nv)
+        sel = known & live
+        w_lost = (
+            np.bincount(c[sel], weights=wts[sel], minlength=nv) / w_total if w_total > 0 else np.zeros(nv)
+        )
+        sel = known & exec_live
+        cap_lost = (
+            np.bincount(c[sel], weights=cap[sel], minlength=nv) / cap_total if cap_total > 0 else np.zeros(nv)
+        )
+        sel = known & coord_live
+        stake_v = np.bincount(c[sel], weights=a.stake[sel], minlength=nv)
+        if stake_total > 0:
+            stake_lost = stake_v / stake_total
+            alive_share = (alive_stake - stake_v) / stake_total
+            order = np.argsort(-stake_v, kind="stable")
+            top1 = stake_v[order[0]]
+            top2 = stake_v[order[1]] if nv > 1 else 0.0
+            largest = np.where(np.arange(nv) == order[0], top2, top1) / stake_total
+            quorum = (alive_share > _TWO_THIRDS + 1e-12) & (largest < _THIRD - 1e-12)
+        else:
+            stake_lost = np.zeros(nv)
+        unrep = np.zeros((nv, n_models), dtype=bool)
+        for j in range(n_models):
+            sel = known & replicas[:, j]
+            unrep[:, j] = rep_total[j] - np.bincount(c[sel], minlength=nv) <= 0
+        for v in range(nv):
+            out = serving.outcome(c == v) if serving else Outcome(None, None)
+            lost_models = tuple(m for m, x in zip(a.model_ids, unrep[v], strict=True) if x)
+            new_unrep = int(np.count_nonzero(unrep[v] & ~base_unrep))
+            q = None if stake_total <= 0 else bool(quorum[v])
+            rows.append(
+                FailureRow(
+                    dimension=dim,
+                    value=a.dim_values[k][v],
+                    nodes=int(nodes[v]),
+                    share_lost=float(w_lost[v]),
+                    capacity_lost=float(cap_lost[v]),
+                    stake_lost=float(stake_lost[v]),
+                    demand_served=out.demand_served,
+                    verified=out.verified,
+                    models_unreplicated=lost_models,
+                    quorum=q,
+                    alive_stake_share=None if stake_total <= 0 else float(alive_share[v]),
+                    largest_surviving_share=None if stake_total <= 0 else float(largest[v]),
+                    harm=_harm(
+                        float(cap_lost[v]),
+                        out,
+                        base,
+                        new_unrep,
+                        n_models,
+                        base_live and stake_total > 0 and not alive_share[v] > _TWO_THIRDS + 1e-12,
+                        q is False,
+                    ),
+                )
+            )
+    dim_order = {d: i for i, d in enumerate(a.dims)}
+    rows.sort(key=lambda r: (-r.harm, -r.share_lost, -r.capacity_lost, dim_order[r.dimension], r.value))
+    return base, tuple(rows)

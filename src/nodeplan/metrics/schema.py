@@ -1,0 +1,180 @@
+"""The versioned JSON schema of ``nodeplan audit --json`` (documented field by field in docs/audit.md).
+
+``schema_version`` changes its major number when a field is removed or changes meaning, and its minor
+number when a field is added. Shares are fractions in [0, 1]; ``hhi`` is on the 0..10000 scale; ``null``
+means "not applicable" (no weight, no demand, no stake).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["AUDIT_JSON_SCHEMA", "SCHEMA_VERSION"]
+
+#: Version of the audit JSON layout.
+SCHEMA_VERSION = "1.0"
+
+_num = {"type": ["number", "null"]}
+_share = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
+_int_or_null = {"type": ["integer", "null"], "minimum": 1}
+
+#: JSON Schema (draft 2020-12) of :meth:`nodeplan.metrics.audit.AuditResult.to_dict`.
+AUDIT_JSON_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "nodeplan audit",
+    "type": "object",
+    "required": [
+        "schema_version",
+        "scenario",
+        "weight",
+        "unknown_policy",
+        "roles",
+        "nodes",
+        "live_nodes",
+        "headline",
+        "summary",
+        "measures",
+        "empty_dimensions",
+        "clustered_dimensions",
+        "baseline",
+        "failure_rows",
+    ],
+    "additionalProperties": False,
+    "properties": {
+        "schema_version": {"const": SCHEMA_VERSION},
+        "scenario": {"type": "string"},
+        "weight": {"enum": ["count", "capacity", "stake"]},
+        "unknown_policy": {"enum": ["entity", "exclude", "singletons"]},
+        "roles": {"type": "array", "items": {"type": "string"}},
+        "nodes": {"type": "integer", "minimum": 0},
+        "live_nodes": {"type": "integer", "minimum": 0},
+        "headline": {"type": "string"},
+        "empty_dimensions": {"type": "array", "items": {"type": "string"}},
+        "clustered_dimensions": {"type": "array", "items": {"type": "string"}},
+        "baseline": {
+            "type": "object",
+            "required": ["demand_served", "verified"],
+            "properties": {"demand_served": _share, "verified": _share},
+        },
+        "summary": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": [
+                    "role",
+                    "nodes",
+                    "countries",
+                    "locations",
+                    "dimensions",
+                    "effective_domains",
+                    "components",
+                    "largest_component_share",
+                    "unknown_share",
+                ],
+                "properties": {
+                    "role": {"type": "string"},
+                    "nodes": {"type": "integer", "minimum": 0},
+                    "countries": {"type": "integer", "minimum": 0},
+                    "locations": {"type": "integer", "minimum": 0},
+                    "dimensions": {"type": "array", "items": {"type": "string"}},
+                    "effective_domains": _num,
+                    "components": {"type": "integer", "minimum": 0},
+                    "largest_component_share": _share,
+                    "unknown_share": _share,
+                },
+            },
+        },
+        "measures": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": [
+                    "dimension",
+                    "role",
+                    "entities",
+                    "present",
+                    "nakamoto_50",
+                    "nakamoto_33",
+                    "hhi",
+                    "entropy_bits",
+                    "entropy_norm",
+                    "effective_hhi",
+                    "effective_entropy",
+                    "gini",
+                    "theil",
+                    "top1_share",
+                    "top3_share",
+                    "unknown_share",
+                    "total_weight",
+                    "top",
+                ],
+                "properties": {
+                    "dimension": {"type": "string"},
+                    "role": {"type": "string"},
+                    "entities": {"type": "integer", "minimum": 0},
+                    "present": {"type": "integer", "minimum": 0},
+                    "nakamoto_50": _int_or_null,
+                    "nakamoto_33": _int_or_null,
+                    "hhi": {"type": ["number", "null"], "minimum": 0, "maximum": 10000},
+                    "entropy_bits": _num,
+                    "entropy_norm": _share,
+                    "effective_hhi": _num,
+                    "effective_entropy": _num,
+                    "gini": _share,
+                    "theil": _num,
+                    "top1_share": _share,
+                    "top3_share": _share,
+                    "unknown_share": _share,
+                    "total_weight": {"type": "number", "minimum": 0},
+                    "top": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["entity", "share"],
+                            "properties": {"entity": {"type": "string"}, "share": _share},
+                        },
+                    },
+                },
+            },
+        },
+        "failure_rows": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": [
+                    "dimension",
+                    "value",
+                    "nodes",
+                    "share_lost",
+                    "capacity_lost",
+                    "stake_lost",
+                    "demand_served",
+                    "verified",
+                    "models_unreplicated",
+                    "quorum",
+                    "alive_stake_share",
+                    "largest_surviving_share",
+                    "harm",
+                ],
+                "properties": {
+                    "dimension": {"type": "string"},
+                    "value": {"type": "string"},
+                    "nodes": {"type": "integer", "minimum": 0},
+                    "share_lost": _share,
+                    "capacity_lost": _share,
+                    "stake_lost": _share,
+                    "demand_served": _share,
+                    "verified": _share,
+                    "models_unreplicated": {"type": "array", "items": {"type": "string"}},
+                    "quorum": {"type": ["boolean", "null"]},
+                    "alive_stake_share": _share,
+                    "largest_surviving_share": _share,
+                    "harm": {"type": "number", "minimum": 0},
+                },
+            },
+        },
+    },
+}
