@@ -1,0 +1,418 @@
+"""The router's mutable live state: which nodes are up, which models are warm where, and their load.
+
+:class:`RouterState` precomputes, per model, the vectors the router adds up for every request (cold
+start, queue wait, service time, all in ms, ``inf`` where a node cannot execute the model) and updates
+single entries when the state changes, so one routing decision is a handful of O(n) numpy operations.
+
+Model of the state (documented here, used by :mod:`nodeplan.routing.router`):
+
+* **Warmth and cache.** Running a model on a node warms it there. The warm models of a node must fit in
+  its ``gpu_memory_gb`` (the scenario's own rule); warming one evicts least-recently-used warm models
+  of that node until it fits. A model larger than the whole memory runs cold every time and evicts
+  nothing.
+* **Queue.** A node with ``c`` slots and ``q`` requests in flight makes a new request wait
+  ``max(0, q - c + 1) · s / c`` seconds (it waits for that many departures, one every ``s / c`` on
+  average, ``s`` the model's service time there), plus the M/M/c mean wait of an optional background
+  load ``load_rps`` (:func:`~nodeplan.latency.queueing.mmc_wait_s`). :meth:`RouterState.complete`
+  frees a slot.
+* **Liveness.** :meth:`RouterState.set_down` takes a node out: it is never chosen, and models are no
+  longer fetched from it (cold starts are recomputed).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from nodeplan.exceptions import RoutingError
+from nodeplan.latency.geo import EARTH_RADIUS_KM
+from nodeplan.latency.queueing import mmc_wait_s
+from nodeplan.latency.rtt import RttModel, default_rtt_model
+from nodeplan.latency.timing import TimingParams, cold_start_s, service_s_by_node
+from nodeplan.scenario.arrays import ScenarioArrays, compile_scenario
+from nodeplan.scenario.model import Model, Role, Scenario, VerificationMode
+
+__all__ = ["RouterState", "unit_vectors"]
+
+
+def unit_vectors(lat: NDArray[np.float64], lon: NDArray[np.float64]) -> NDArray[np.float64]:
+    """(3, n) unit vectors of points given in degrees (x towards lon 0, z towards the north pole)."""
+    la, lo = np.radians(lat), np.radians(lon)
+    return np.stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)])
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """RTT line in the form the hot path uses: ``a_ms + k_ms * arcsin(chord / 2)``."""
+
+    a_ms: float
+    k_ms: float  # 2 R b, ms per radian of half-angle
+    floor: bool  # the fibre floor km/100 can bind (b < 0.01 ms/km)
+    b_ms_per_km: float
+
+
+def _fit(a_ms: float, b_ms_per_km: float) -> _Fit:
+    return _Fit(a_ms, 2.0 * EARTH_RADIUS_KM * b_ms_per_km, b_ms_per_km < 0.01, b_ms_per_km)
+
+
+class RouterState:
+    """Live state of the network for routing; build it with :meth:`from_scenario`.
+
+    Examples
+    --------
+    >>> from nodeplan.scenario.model import Scenario, Node, Model
+    >>> sc = Scenario(nodes=[Node(id="a", lat=0, lon=0, roles={"execution"}, capacity=2)],
+    ...               models=[Model(id="m", size_bytes=0, service_s={"cpu": 0.1})])
+    >>> st = RouterState.from_scenario(sc)
+    >>> st.n_nodes, st.in_flight_of("a"), st.is_up("a")
+    (1, 0, True)
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        arrays: ScenarioArrays,
+        rtt: RttModel,
+        params: TimingParams,
+        rng: np.random.Generator,
+    ) -> None:
+        self.scenario = scenario
+        self.arrays = arrays
+        self.rtt = rtt
+        self.params = params
+        self.rng = rng
+        a = arrays
+        n, m = a.n_nodes, len(a.model_ids)
+        self.n_nodes = n
+        self.models: tuple[Model, ...] = tuple(scenario.models)
+        self.model_col: dict[str, int] = {mid: j for j, mid in enumerate(a.model_ids)}
+        self.node_row: dict[str, int] = {nid: i for i, nid in enumerate(a.node_ids)}
+        self.public = _fit(rtt.public.a_ms, rtt.public.b_ms_per_km)
+        self.backbone = _fit(rtt.backbone.a_ms, rtt.backbone.b_ms_per_km)
+        xyz = unit_vectors(a.lat, a.lon)
+        self.x, self.y, self.z = (np.ascontiguousarray(v) for v in xyz)
+        self.capacity = a.capacity.astype(float)
+        self.price_rate = (
+            a.price_usd_per_hour / np.maximum(self.capacity, 1.0) / 3600.0
+        )  # USD per slot-second
+        self.size_gb = a.model_size_bytes / 1e9
+        # mutable state
+        self.up = a.up.copy()
+        self.warm = a.warm.copy()
+        self.last_used = np.zeros((n, m), dtype=np.int64)
+        self.tick = 0
+        self.in_flight = np.zeros(n, dtype=np.int64)
+        self.load_rps = np.zeros(n, dtype=float)
+        # static per-model vectors
+        self.service_s = np.empty((m, n))
+        for j, model in enumerate(self.models):
+            self.service_s[j] = service_s_by_node(a, model)
+        self.svc_ms = self.service_s * 1000.0
+        self.exec_role = a.role(Role.EXECUTION) & (a.capacity > 0)
+        self.ver_role = a.role(Role.VERIFICATION)
+        self.mode_cols = {mode: a.mode(mode) for mode in VerificationMode}
+        indep = scenario.policy.independence
+        self.indep_dims: tuple[str, ...] = tuple(indep)
+        self.indep_codes = np.ascontiguousarray(a.dim_codes[:, [a.dim_index(d) for d in indep]].T)
+        self.provider_code = a.dim_codes[:, a.dim_index("provider")]
+        self.fail_prob = _failure_probability(scenario, a)
+        self._version = 0
+        self._recompute_all()
+
+    # -- construction ---------------------------------------------------------------------------------
+    @classmethod
+    def from_scenario(
+        cls,
+        scenario: Scenario,
+        *,
+        rtt: RttModel | None = None,
+        params: TimingParams | None = None,
+        seed: int | np.random.Generator | None = 0,
+    ) -> RouterState:
+        """Initial state of ``scenario`` (node status and warm models as the scenario says).
+
+        ``seed`` drives the ``random`` policy; same seed, same choices.
+        """
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        return cls(
+            scenario, compile_scenario(scenario), rtt or default_rtt_model(), params or TimingParams(), rng
+        )
+
+    def copy(self) -> RouterState:
+        """An independent copy (the random generator is copied too, so both make the same draws)."""
+        new = object.__new__(RouterState)
+        new.__dict__.update(self.__dict__)
+        for name in (
+            "up",
+            "warm",
+            "last_used",
+            "in_flight",
+            "load_rps",
+            "cold_unwarm_s",
+            "cold_source",
+            "cold_ms",
+            "queue_ms",
+            "qc_ms",
+            "base_ms",
+            "exec_ok",
+            "ver_ok",
+            "indep_share",
+        ):
+            val = getattr(self, name)
+            setattr(new, name, {k: v.copy() for k, v in val.items()} if isinstance(val, dict) else val.copy())
+        new.rng = np.random.Generator(type(self.rng.bit_generator)())
+        new.rng.bit_generator.state = self.rng.bit_generator.state
+        return new
+
+    # -- lookups --------------------------------------------------------------------------------------
+    def node_index(self, node: str) -> int:
+        """Row of node id ``node``; raises :class:`RoutingError` naming it when unknown."""
+        try:
+            return self.node_row[node]
+        except KeyError:
+            raise RoutingError(f"node: unknown node id {node!r}") from None
+
+    def model_index(self, model: str) -> int:
+        """Column of model id ``model``; raises :class:`RoutingError` listing close matches."""
+        try:
+            return self.model_col[model]
+        except KeyError:
+            raise RoutingError(f"model: unknown model {model!r} ({_close(model, self.model_col)})") from None
+
+    def is_up(self, node: str) -> bool:
+        """Whether ``node`` is serving."""
+        return bool(self.up[self.node_index(node)])
+
+    def in_flight_of(self, node: str) -> int:
+        """Requests routed to ``node`` (as executor or re-executing verifier) and not completed."""
+        return int(self.in_flight[self.node_index(node)])
+
+    def warm_models(self, node: str) -> tuple[str, ...]:
+        """Models warm on ``node``, in the scenario's model order."""
+        i = self.node_index(node)
+        return tuple(mid for j, mid in enumerate(self.arrays.model_ids) if self.warm[i, j])
+
+    # -- state changes --------------------------------------------------------------------------------
+    def set_down(self, node: str) -> None:
+        """Mark ``node`` down: it is never chosen and no model is fetched from it."""
+        i = self.node_index(node)
+        if self.up[i]:
+            self.up[i] = False
+            self._recompute_all()
+
+    def set_up(self, node: str) -> None:
+        """Mark ``node`` up again (its warm models are as they were)."""
+        i = self.node_index(node)
+        if not self.up[i]:
+            self.up[i] = True
+            self._recompute_all()
+
+    def set_load(self, node: str, rps: float) -> None:
+        """Background arrival rate at ``node``, requests/s (adds an M/M/c wait; ``inf`` if unstable)."""
+        if not (isinstance(rps, int | float) and math.isfinite(rps) and rps >= 0):
+            raise RoutingError(f"load_rps: must be a finite number >= 0 (got {rps!r})")
+        i = self.node_index(node)
+        self.load_rps[i] = float(rps)
+        self._refresh_node(i)
+
+    def warm_model(self, node: str, model: str) -> tuple[str, ...]:
+        """Load ``model`` into ``node``'s memory (LRU eviction); returns the evicted model ids."""
+        i, j = self.node_index(node), self.model_index(model)
+        return tuple(self.arrays.model_ids[k] for k in self.use(i, j, slot=False))
+
+    def release(self, node: str, count: int = 1) -> None:
+        """Free ``count`` slots on ``node`` (a request it ran has finished)."""
+        i = self.node_index(node)
+        if count < 0 or self.in_flight[i] < count:
+            raise RoutingError(
+                f"release: node {node!r} has {int(self.in_flight[i])} requests in flight, cannot release {count}"
+            )
+        self.in_flight[i] -= count
+        self._refresh_node(i)
+
+    # -- internals used by the router (indices, not ids) -----------------------------------------------
+    def use(self, i: int, j: int, *, slot: bool = True) -> list[int]:
+        """Run model ``j`` on node ``i``: take a slot, mark it used, warm it (LRU). Returns evicted cols."""
+        self.tick += 1
+        evicted: list[int] = []
+        changed = False
+        if slot:
+            self.in_flight[i] += 1
+            # the next arrival waits only once every slot is taken (see the module docstring)
+            changed = self.in_flight[i] >= self.capacity[i] or self.load_rps[i] > 0
+        if not self.warm[i, j]:
+            cap = self.arrays.gpu_memory_gb[i] + 1e-9
+            size = self.size_gb
+            if size[j] <= cap:
+                row = self.warm[i]
+                used = float(size[row].sum())
+                while used + size[j] > cap:
+                    cols = np.flatnonzero(row)
+                    k = int(cols[np.argmin(self.last_used[i, cols])])
+                    row[k] = False
+                    used -= size[k]
+                    evicted.append(k)
+                row[j] = True
+                for k in (j, *evicted):
+                    self._refresh_cold(i, k)
+                changed = True
+        self.last_used[i, j] = self.tick
+        if changed:
+            self._refresh_node(i)
+        return evicted
+
+    def free(self, i: int) -> None:
+        """Free one slot of node ``i`` (no check; the router checks)."""
+        self.in_flight[i] -= 1
+        if self.in_flight[i] + 1 >= self.capacity[i] or self.load_rps[i] > 0:
+            self._refresh_node(i)
+
+    def _refresh_cold(self, i: int, j: int) -> None:
+        c = 0.0 if self.warm[i, j] else self.cold_unwarm_s[j, i] * 1000.0
+        self.cold_ms[j, i] = c
+
+    def _refresh_node(self, i: int) -> None:
+        """Recompute queue and base time of node ``i`` for every model (after a load or cache change)."""
+        cap = self.capacity[i]
+        backlog = max(0.0, float(self.in_flight[i]) - cap + 1.0) / cap if cap > 0 else math.inf
+        for j in range(len(self.models)):
+            s = self.service_s[j, i]
+            q = backlog * s if backlog else 0.0
+            if self.load_rps[i] > 0:
+                q += float(mmc_wait_s(self.load_rps[i], s, int(cap)))
+            q_ms = q * 1000.0
+            self.queue_ms[j, i] = q_ms
+            qc = q_ms + self.cold_ms[j, i] if self.exec_ok[i] else math.inf
+            self.qc_ms[j, i] = qc
+            self.base_ms[j, i] = qc + self.svc_ms[j, i]
+        self._version += 1
+
+    def _recompute_all(self) -> None:
+        """Rebuild every derived vector from the mutable state (after a liveness change)."""
+        a = self.arrays
+        m, n = len(self.models), self.n_nodes
+        self.cold_unwarm_s = np.empty((m, n))
+        self.cold_source = np.empty((m, n), dtype=np.int64)
+        nowarm = np.zeros(n, dtype=bool)
+        for j, model in enumerate(self.models):
+            self.cold_unwarm_s[j], self.cold_source[j] = cold_start_s(
+                a, model, self.rtt, self.params, warm=nowarm, up=self.up
+            )
+        self.cold_ms = np.where(self.warm.T, 0.0, self.cold_unwarm_s * 1000.0)
+        self.exec_ok = self.up & self.exec_role
+        cap = self.capacity
+        with np.errstate(divide="ignore", invalid="ignore"):
+            backlog = np.where(cap > 0, np.maximum(0.0, self.in_flight - cap + 1.0) / cap, np.inf)
+        q = np.where(backlog > 0, backlog[None, :] * self.service_s, 0.0)
+        busy = self.load_rps > 0
+        if busy.any():
+            for j in range(m):
+                q[j, busy] += mmc_wait_s(self.load_rps[busy], self.service_s[j, busy], a.capacity[busy])
+        self.queue_ms = q * 1000.0
+        self.qc_ms = np.where(self.exec_ok[None, :], self.queue_ms + self.cold_ms, np.inf)
+        self.base_ms = self.qc_ms + self.svc_ms
+        self.ver_ok = {mode: self.up & self.ver_role & col for mode, col in self.mode_cols.items()}
+        self.indep_share = {mode: _share_with(self.indep_codes, ok) for mode, ok in self.ver_ok.items()}
+        self._version += 1
+
+    # -- RTT (hot path) -------------------------------------------------------------------------------
+    def rtt_rows_ms(self, lat: Iterable[float], lon: Iterable[float]) -> NDArray[np.float64]:
+        """(B, n) public-internet RTT, ms, from each (lat, lon) user position to every node.
+
+        Same fit as :meth:`RttModel.rtt_ms` (``a + b · great-circle km``, fibre floor), computed from
+        the chord between unit vectors; single and batched calls give bit-identical rows.
+        """
+        ux, uy, uz = [], [], []
+        for la, lo in zip(lat, lon, strict=True):
+            p, q = math.radians(la), math.radians(lo)
+            ux.append(math.cos(p) * math.cos(q))
+            uy.append(math.cos(p) * math.sin(q))
+            uz.append(math.sin(p))
+        col = (len(ux), 1)
+        return self._rtt_from(
+            np.reshape(ux, col), np.reshape(uy, col), np.reshape(uz, col), self.x, self.y, self.z, self.public
+        )
+
+    def hop_rtt_ms(self, i: int) -> NDArray[np.float64]:
+        """(n,) RTT, ms, from node ``i`` to every node: provider backbone where both share a known
+        provider, public internet otherwise; measured values override when the RTT model has them."""
+        x, y, z = self.x[i], self.y[i], self.z[i]
+        pub = self._rtt_from(x, y, z, self.x, self.y, self.z, self.public)
+        p = self.provider_code[i]
+        if p >= 0:
+            same = self.provider_code == p
+            bb = self._rtt_from(x, y, z, self.x[same], self.y[same], self.z[same], self.backbone)
+            pub[same] = bb
+        if self.rtt.measured is not None:
+            a = self.arrays
+            meas = self.rtt.measured.lookup([a.node_ids[i]], a.node_ids)[0]
+            pub = np.where(np.isfinite(meas), meas, pub)
+        return pub
+
+    @staticmethod
+    def _rtt_from(ux, uy, uz, x, y, z, fit: _Fit) -> NDArray[np.float64]:
+        d = x - ux
+        d *= d
+        t = y - uy
+        t *= t
+        d += t
+        t = z - uz
+        t *= t
+        d += t
+        np.sqrt(d, out=d)
+        d *= 0.5
+        np.minimum(d, 1.0, out=d)
+        np.arcsin(d, out=d)
+        if fit.floor:
+            km = d * (2.0 * EARTH_RADIUS_KM)
+            d *= fit.k_ms
+            d += fit.a_ms
+            return np.maximum(d, km / 100.0)
+        d *= fit.k_ms
+        d += fit.a_ms
+        return d
+
+
+def _share_with(codes: NDArray[np.int32], pool: NDArray[np.bool_]) -> NDArray[np.float64]:
+    """(n,) sum over dimensions of the share of ``pool`` nodes that share node i's known value."""
+    n = codes.shape[1]
+    total = max(int(pool.sum()), 1)
+    out = np.zeros(n)
+    for row in codes:
+        known = row >= 0
+        if not known.any():
+            continue
+        counts = np.bincount(row[pool & known], minlength=int(row.max()) + 1)
+        out[known] += counts[row[known]] / total
+    return out
+
+
+def _failure_probability(scenario: Scenario, a: ScenarioArrays) -> NDArray[np.float64]:
+    """(n,) probability a node fails in the window: ``1 - prod(1 - p)`` over its domains (independent).
+
+    A node with an unknown value in a dimension takes that dimension's ``default``.
+    """
+    survive = np.ones(a.n_nodes)
+    for dim, spec in scenario.failures.items():
+        k = a.dim_index(dim)
+        per_code = np.array([spec.values.get(v, spec.default) for v in a.dim_values[k]] + [spec.default])
+        survive *= 1.0 - per_code[a.dim_codes[:, k]]  # code -1 picks the appended default
+    return 1.0 - survive
+
+
+def _close(word: str, known: Iterable[str]) -> str:
+    """``close matches: a, b`` or ``known: …`` for an error message."""
+    import difflib
+
+    names = sorted(known)
+    near = difflib.get_close_matches(word, names, n=3, cutoff=0.5)
+    if not near:
+        near = [x for x in names if word.lower() in x.lower()][:3]
+    if near:
+        return "close matches: " + ", ".join(near)
+    shown = ", ".join(names[:8]) + (", …" if len(names) > 8 else "")
+    return f"known: {shown or 'none'}"
