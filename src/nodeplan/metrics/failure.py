@@ -27,13 +27,16 @@ be its) go down together, and the table reports:
 ``models_unreplicated``
     models with no live storage replica left (a ``storage`` node that stores it).
 ``quorum``
-    coordination keeps quorum: live stake after the loss is more than 2/3 of the total stake, and no
-    surviving domain *of the same dimension* holds 1/3 of the total stake or more. ``None`` without stake.
+    coordination keeps quorum: live stake after the loss is more than 2/3 of the total stake (delinquent
+    stake counts in the total, not as live), and no surviving domain *of the same dimension* holds 1/3 or
+    more of the surviving stake (``largest_surviving_share``). The share is of the *surviving* stake:
+    a domain's share of the total does not change when another domain fails, so it could not tell
+    failures apart. ``None`` without stake.
 
 ``harm`` orders the table: ``capacity_lost + (served lost) + (verified lost) + (models newly without a
-replica) / models``, plus 1 when the live stake falls to 2/3 or below (consensus halts) or else 0.25 when
-quorum is lost only because a surviving domain holds a third; "lost" is measured against the no-failure
-baseline. Ties: share lost, capacity lost, dimension order, value.
+replica) / models``, plus 1 when the live stake falls to 2/3 or below (consensus halts), or else 0.5
+when a surviving domain comes to hold a third of the surviving stake and none did before; "lost" is
+measured against the no-failure baseline. Ties: share lost, capacity lost, dimension order, value.
 
 Capacity, stake, replicas and quorum are computed for all values of a dimension at once with
 ``np.bincount``; demand and verification loop over values and vectorise over sources x nodes.
@@ -197,7 +200,7 @@ def _harm(
     new_unrep: int,
     n_models: int,
     halted: bool,
-    quorum_lost: bool,
+    newly_dominated: bool,
 ) -> float:
     h = capacity_lost
     if out.demand_served is not None and base.demand_served is not None:
@@ -208,7 +211,7 @@ def _harm(
         h += new_unrep / n_models
     if halted:
         return h + 1.0
-    return h + (0.25 if quorum_lost else 0.0)
+    return h + (0.5 if newly_dominated else 0.0)
 
 
 def failure_table(
@@ -273,8 +276,11 @@ def failure_table(
             order = np.argsort(-stake_v, kind="stable")
             top1 = stake_v[order[0]]
             top2 = stake_v[order[1]] if nv > 1 else 0.0
-            largest = np.where(np.arange(nv) == order[0], top2, top1) / stake_total
-            quorum = (alive_share > _TWO_THIRDS + 1e-12) & (largest < _THIRD - 1e-12)
+            surviving = np.maximum(alive_stake - stake_v, 1e-300)
+            largest = np.where(np.arange(nv) == order[0], top2, top1) / surviving
+            dominated = largest >= _THIRD - 1e-12
+            quorum = (alive_share > _TWO_THIRDS + 1e-12) & ~dominated
+            base_dominated = alive_stake > 0 and top1 / alive_stake >= _THIRD - 1e-12
         else:
             stake_lost = np.zeros(nv)
         unrep = np.zeros((nv, n_models), dtype=bool)
@@ -307,7 +313,7 @@ def failure_table(
                         new_unrep,
                         n_models,
                         base_live and stake_total > 0 and not alive_share[v] > _TWO_THIRDS + 1e-12,
-                        q is False,
+                        stake_total > 0 and not base_dominated and bool(dominated[v]),
                     ),
                 )
             )
