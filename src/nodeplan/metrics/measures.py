@@ -153,7 +153,8 @@ def entropy(w: ArrayLike, alpha: float = 1.0) -> float | None:
     total = a.sum()
     if a.size == 0 or total <= 0:
         return None
-    p = a[a > 0] / total
+    p = a / total
+    p = p[p > 0]  # also drops weights so small that their share underflows to 0
     if alpha == 1:
         h = -np.sum(p * np.log2(p))
     elif alpha == -1:
