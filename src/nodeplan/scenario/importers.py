@@ -50,6 +50,7 @@ __all__ = [
     "ImportResult",
     "import_nodes",
     "load_mapping",
+    "load_overrides",
     "resolve_mapping",
 ]
 
@@ -252,6 +253,30 @@ def _mapping_error(exc: ValidationError, origin: str) -> DataImportError:
 def load_mapping(path: str | Path) -> ColumnMapping:
     """Read a :class:`ColumnMapping` from a YAML or JSON file (the keys are its attributes)."""
     p = Path(path)
+    data = _read_mapping_file(p)
+    data.setdefault("name", p.stem)
+    try:
+        return ColumnMapping.model_validate(data)
+    except ValidationError as exc:
+        raise _mapping_error(exc, f"mapping {p}") from None
+
+
+def load_overrides(path: str | Path) -> dict[str, Any]:
+    """Read a partial mapping (YAML/JSON) whose keys are :class:`ColumnMapping` attributes.
+
+    The keys are checked here; the values when they are applied (:func:`resolve_mapping`).
+    """
+    p = Path(path)
+    data = _read_mapping_file(p)
+    for key in data:
+        if key not in ColumnMapping.model_fields:
+            raise DataImportError(
+                f"mapping {p}: unknown key {key!r} (keys: {', '.join(ColumnMapping.model_fields)})"
+            )
+    return data
+
+
+def _read_mapping_file(p: Path) -> dict[str, Any]:
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
@@ -262,11 +287,7 @@ def load_mapping(path: str | Path) -> ColumnMapping:
         raise DataImportError(f"mapping: {p} is not valid YAML/JSON: {str(exc).splitlines()[0]}") from None
     if not isinstance(data, dict):
         raise DataImportError(f"mapping: {p}: expected a mapping at the top level, got {type(data).__name__}")
-    data.setdefault("name", p.stem)
-    try:
-        return ColumnMapping.model_validate(data)
-    except ValidationError as exc:
-        raise _mapping_error(exc, f"mapping {p}") from None
+    return data
 
 
 def resolve_mapping(mapping: ColumnMapping | str | Path, **overrides: Any) -> ColumnMapping:
@@ -477,6 +498,10 @@ def _column_index(header: list[str], wanted: Mapping[str, str], path: Path) -> d
     return out
 
 
+def _nodes(k: int) -> str:
+    return f"{k} node" if k == 1 else f"{k} nodes"
+
+
 def _pct(part: float, whole: float) -> str:
     return f"{100.0 * part / whole:.1f}%" if whole > 0 else "n/a"
 
@@ -576,10 +601,10 @@ def _notes(m: ColumnMapping, nodes: list[Node], reader: _Reader) -> tuple[str, .
     down = [n for n in nodes if n.status is NodeStatus.DOWN]
     if down:
         share = f", {_pct(sum(n.stake for n in down), total_stake)} of stake" if total_stake else ""
-        notes.append(f"{len(down)} nodes kept with status down ({m.columns.get('status')}{share})")
+        notes.append(f"{_nodes(len(down))} kept with status down ({m.columns.get('status')}{share})")
     zero = sum(1 for n in nodes if n.stake == 0) if "stake" in m.columns else 0
     if zero:
-        notes.append(f"{zero} nodes kept with zero stake")
+        notes.append(f"{_nodes(zero)} kept with zero stake")
     if reader.asn_zero:
         notes.append(f"AS0 read as unknown ASN on {reader.asn_zero} rows")
     if m.derive_provider or "provider" in m.columns:
