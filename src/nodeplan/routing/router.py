@@ -33,7 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nodeplan.exceptions import NoRouteError, RoutingError
-from nodeplan.latency.timing import TimeBreakdown, executor_factor, verify_check_s
+from nodeplan.latency.timing import TimeBreakdown, verify_check_s
 from nodeplan.routing.independence import Selection, SelectionStatus, independence_report, select_independent
 from nodeplan.routing.policies import RoutingPolicy, get_policy
 from nodeplan.routing.scorers import ScoreContext, VerifierContext
@@ -174,20 +174,22 @@ class RouteBatch(Sequence[Route]):
 
 
 # -- the decision ------------------------------------------------------------------------------------
-def _total(parts: tuple[float, ...]) -> float:
-    return TimeBreakdown(*parts).total_ms
+def _total(parts: tuple[float, float, float, float, float]) -> float:
+    """Same sum, same order as :attr:`TimeBreakdown.total_ms` (so both give the same float)."""
+    return parts[0] + parts[1] + parts[2] + parts[3] + parts[4]
 
 
 def _argmin_tiebreak(cost: NDArray[np.float64], state: RouterState, j: int, factor: float) -> int:
     """Row of the smallest finite cost; ties to the lower price, then the lower row; -1 if none."""
-    e = int(np.argmin(cost))
+    e = int(cost.argmin())
     best = cost[e]
     if not best < math.inf:  # inf or NaN
         if np.isnan(best):
             return _argmin_tiebreak(np.where(np.isnan(cost), np.inf, cost), state, j, factor)
         return -1
-    ties = np.flatnonzero(cost == best)
-    if ties.size > 1:
+    same = cost == best
+    if np.count_nonzero(same) > 1:
+        ties = np.flatnonzero(same)
         price = state.price_rate[ties] * state.service_s[j, ties]
         e = int(ties[np.argmin(price)])
     return e
@@ -208,15 +210,17 @@ def _top(cost: NDArray[np.float64], k: int, state: RouterState, j: int) -> list[
 def _decide(
     req: Request, state: RouterState, rtt_row: NDArray[np.float64], policy: RoutingPolicy, commit: bool
 ) -> _Decision:
-    j = state.model_index(req.model)
-    model = state.models[j]
+    j = state.model_col.get(req.model, -1)
+    if j < 0:
+        j = state.model_index(req.model)  # raises, naming close matches
     mode = req.verification
-    if mode not in model.verification:
+    factor = state.factors.get((j, mode))
+    if factor is None:
+        model = state.models[j]
         ok = ", ".join(m.value for m in model.verification)
         raise RoutingError(
             f"verification: model {model.id!r} does not support {mode.value!r} (supports: {ok})"
         )
-    factor = executor_factor(model, mode)
     if factor == 1.0:
         time = rtt_row + state.base_ms[j]
     else:
@@ -250,35 +254,24 @@ def _decide(
         if not candidates:
             raise NoRouteError(_why_no_route(state, j, mode))
 
-    best: tuple[tuple[bool, bool, float, int], _Decision] | None = None
-    for order, e in enumerate(candidates):
-        if k:
+    if k == 0:
+        dec = _assemble(req, state, j, factor, rtt_row, candidates[0], _NO_VERIFIERS, None, False, "")
+    else:
+        best: tuple[tuple[bool, bool, float, int], _Decision] | None = None
+        for order, e in enumerate(candidates):
             sel, verif_ms, v_price, v_cost = _verifiers(req, state, j, mode, e, policy)
-            report = independence_report(
-                state.indep_codes, state.indep_dims, state.arrays.node_ids, e, sel.rows
-            )
+            ids = state.arrays.node_ids
+            report = independence_report(state.indep_codes, state.indep_dims, ids, e, sel.rows)
             degraded, reason = _degraded(sel, report, k, mode, policy)
-        else:
-            sel, verif_ms, v_price, v_cost = Selection((), SelectionStatus.OK, 0), 0.0, 0.0, 0.0
-            report, degraded, reason = None, False, ""
-        parts = (
-            float(rtt_row[e]),
-            float(state.queue_ms[j, e]),
-            float(state.cold_ms[j, e]),
-            float(state.svc_ms[j, e] * factor),
-            float(verif_ms),
-        )
-        total = _total(parts)
-        meets = slo is None or total <= slo
-        price = float(state.price_rate[e] * (state.service_s[j, e] * factor)) + v_price
-        src = int(state.cold_source[j, e]) if parts[2] > 0 else -1
-        dec = _Decision(req, j, e, sel.rows, src, parts, price, meets, report, degraded, reason, ())
-        key = (degraded, policy.slo_aware and not meets, float(cost[e]) + v_cost, order)
-        if best is None or key < best[0]:
-            best = (key, dec)
-    if best is None:  # unreachable: candidates is never empty here
-        raise NoRouteError(_why_no_route(state, j, mode))
-    dec = best[1]
+            dec = _assemble(
+                req, state, j, factor, rtt_row, e, (sel.rows, verif_ms, v_price), report, degraded, reason
+            )
+            key = (degraded, policy.slo_aware and not dec.meets_slo, float(cost[e]) + v_cost, order)
+            if best is None or key < best[0]:
+                best = (key, dec)
+        if best is None:  # unreachable: candidates is never empty here
+            raise NoRouteError(_why_no_route(state, j, mode))
+        dec = best[1]
     if commit:
         evicted = [(dec.executor, c) for c in state.use(dec.executor, j)]
         if mode is VerificationMode.REEXEC:
@@ -287,6 +280,38 @@ def _decide(
         if evicted:
             dec = dec._replace(evicted=tuple(evicted))
     return dec
+
+
+_NO_VERIFIERS: tuple[tuple[int, ...], float, float] = ((), 0.0, 0.0)
+
+
+def _assemble(
+    req: Request,
+    state: RouterState,
+    j: int,
+    factor: float,
+    rtt_row: NDArray[np.float64],
+    e: int,
+    verif: tuple[tuple[int, ...], float, float],
+    report: IndependenceReport | None,
+    degraded: bool,
+    reason: str,
+) -> _Decision:
+    """The decision for executor ``e`` with verifiers ``(rows, verification ms, their price)``."""
+    rows, verif_ms, v_price = verif
+    cold = float(state.cold_ms[j, e])
+    parts = (
+        float(rtt_row[e]),
+        float(state.queue_ms[j, e]),
+        cold,
+        float(state.svc_ms[j, e] * factor),
+        verif_ms,
+    )
+    slo = req.slo_ms
+    meets = slo is None or parts[0] + parts[1] + parts[2] + parts[3] + parts[4] <= slo
+    price = float(state.price_rate[e] * (state.service_s[j, e] * factor)) + v_price
+    src = int(state.cold_source[j, e]) if cold > 0 else -1
+    return _Decision(req, j, e, rows, src, parts, price, meets, report, degraded, reason, ())
 
 
 def _verifiers(

@@ -32,7 +32,7 @@ from nodeplan.exceptions import RoutingError
 from nodeplan.latency.geo import EARTH_RADIUS_KM
 from nodeplan.latency.queueing import mmc_wait_s
 from nodeplan.latency.rtt import RttModel, default_rtt_model
-from nodeplan.latency.timing import TimingParams, cold_start_s, service_s_by_node
+from nodeplan.latency.timing import TimingParams, cold_start_s, executor_factor, service_s_by_node
 from nodeplan.scenario.arrays import ScenarioArrays, compile_scenario
 from nodeplan.scenario.model import Model, Role, Scenario, VerificationMode
 
@@ -112,6 +112,12 @@ class RouterState:
         for j, model in enumerate(self.models):
             self.service_s[j] = service_s_by_node(a, model)
         self.svc_ms = self.service_s * 1000.0
+        #: (model column, mode) -> executor slowdown; absent = the model does not support the mode
+        self.factors: dict[tuple[int, VerificationMode], float] = {
+            (j, mode): executor_factor(model, mode)
+            for j, model in enumerate(self.models)
+            for mode in model.verification
+        }
         self.exec_role = a.role(Role.EXECUTION) & (a.capacity > 0)
         self.ver_role = a.role(Role.VERIFICATION)
         self.mode_cols = {mode: a.mode(mode) for mode in VerificationMode}
@@ -307,7 +313,7 @@ class RouterState:
         cap = self.capacity
         with np.errstate(divide="ignore", invalid="ignore"):
             backlog = np.where(cap > 0, np.maximum(0.0, self.in_flight - cap + 1.0) / cap, np.inf)
-        q = np.where(backlog > 0, backlog[None, :] * self.service_s, 0.0)
+            q = np.where(backlog > 0, backlog[None, :] * self.service_s, 0.0)  # 0 x inf: cannot run, no wait
         busy = self.load_rps > 0
         if busy.any():
             for j in range(m):
