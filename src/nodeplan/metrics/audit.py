@@ -273,16 +273,19 @@ def _headline(
         text += f"; one {dim.replace('_', ' ')} ({name}) holds {_fmt_share(share)} of {of}"
     worst = rows[0] if rows else None
     if worst is not None and worst.harm > 0:
-        effects = []
-        if worst.quorum is False:
-            effects.append("coordination loses quorum")
+        what = f"{worst.dimension.replace('_', ' ')} {worst.value}"
+        effects = [f"takes {_fmt_share(worst.share_lost)} of {_NOUN[weight]}"]
+        if worst.capacity_lost > 0 and weight is not Weight.CAPACITY:
+            effects.append(f"{_fmt_share(worst.capacity_lost)} of execution capacity")
         if worst.demand_served is not None:
-            effects.append(f"{_fmt_share(worst.demand_served)} of demand served within SLO")
-        if worst.capacity_lost > 0:
-            effects.append(f"{_fmt_share(worst.capacity_lost)} of execution capacity lost")
-        if not effects:
-            effects.append(f"{_fmt_share(worst.share_lost)} of {_NOUN[weight]} lost")
-        text += f"; losing {worst.dimension.replace('_', ' ')} {worst.value} leaves " + ", ".join(effects)
+            effects.append(f"leaves {_fmt_share(worst.demand_served)} of demand served within SLO")
+        if worst.verified is not None:
+            effects.append(f"{_fmt_share(worst.verified)} independently verified")
+        if worst.models_unreplicated:
+            effects.append(f"{len(worst.models_unreplicated)} model(s) with no storage replica")
+        if worst.quorum is False:
+            effects.append("and breaks the coordination quorum")
+        text += f"; losing {what} " + ", ".join(effects)
     return text + "."
 
 

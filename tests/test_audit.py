@@ -1,0 +1,331 @@
+"""The audit on small hand-made networks whose failure rows are computed by hand, plus JSON and errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from nodeplan.exceptions import ScenarioError
+from nodeplan.latency.rtt import LinearRtt, RttModel
+from nodeplan.metrics.audit import Weight, audit_scenario
+from nodeplan.metrics.schema import AUDIT_JSON_SCHEMA, SCHEMA_VERSION
+from nodeplan.scenario.model import Scenario
+
+# RTT = 10 ms at any distance, floored by light in fibre (km / 100): 10 ms next door, ~100 ms at 10,000 km.
+FLAT_RTT = RttModel(public=LinearRtt(10.0, 0.0), backbone=LinearRtt(10.0, 0.0))
+
+
+def _row(result, dim, value):
+    return next(r for r in result.failure_rows if r.dimension == dim and r.value == value)
+
+
+# --- network A: capacity, replicas, quorum (no demand) ---------------------------------------------------
+
+NET_A = {
+    "name": "net-a",
+    "models": [
+        {"id": "m", "size_bytes": 0, "service_s": {"gpu": 0.1}},
+        {"id": "m2", "size_bytes": 0, "service_s": {"gpu": 0.1}},
+    ],
+    "nodes": [
+        {
+            "id": "e1",
+            "lat": 40,
+            "lon": -74,
+            "roles": ["execution"],
+            "capacity": 2,
+            "provider": "A",
+            "asn": 1,
+            "country": "US",
+        },
+        {
+            "id": "e2",
+            "lat": 50,
+            "lon": 8,
+            "roles": ["execution"],
+            "capacity": 1,
+            "provider": "A",
+            "asn": 2,
+            "country": "DE",
+        },
+        {
+            "id": "e3",
+            "lat": 50,
+            "lon": 9,
+            "roles": ["execution"],
+            "capacity": 1,
+            "provider": "B",
+            "asn": 3,
+            "country": "DE",
+        },
+        {"id": "s1", "lat": 0, "lon": 0, "roles": ["storage"], "provider": "A", "stored_models": ["m", "m2"]},
+        {"id": "s2", "lat": 0, "lon": 0, "roles": ["storage"], "provider": "B", "stored_models": ["m"]},
+        {"id": "c1", "lat": 0, "lon": 0, "roles": ["coordination"], "provider": "A", "stake": 40},
+        {"id": "c2", "lat": 0, "lon": 0, "roles": ["coordination"], "provider": "B", "stake": 35},
+        {"id": "c3", "lat": 0, "lon": 0, "roles": ["coordination"], "provider": "C", "stake": 25},
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def audit_a():
+    return audit_scenario(Scenario.model_validate(NET_A), "count", rtt=FLAT_RTT)
+
+
+def test_losing_provider_a_hand_computed(audit_a):
+    r = _row(audit_a, "provider", "A")
+    assert r.nodes == 4
+    assert r.share_lost == pytest.approx(4 / 8)
+    assert r.capacity_lost == pytest.approx(3 / 4)  # slots 2 + 1 of 4
+    assert r.stake_lost == pytest.approx(0.40)
+    assert r.alive_stake_share == pytest.approx(0.60)  # <= 2/3: consensus halts
+    assert r.quorum is False
+    assert r.largest_surviving_share == pytest.approx(35 / 60)
+    assert r.models_unreplicated == ("m2",)  # m survives on s2
+    assert r.harm == pytest.approx(0.75 + 1 / 2 + 1.0)
+
+
+def test_losing_provider_b_halts_at_exactly_65_percent_alive(audit_a):
+    r = _row(audit_a, "provider", "B")
+    assert (r.capacity_lost, r.stake_lost) == (pytest.approx(0.25), pytest.approx(0.35))
+    assert r.quorum is False
+    assert r.models_unreplicated == ()
+    assert r.harm == pytest.approx(0.25 + 1.0)
+
+
+def test_losing_provider_c_keeps_live_stake_but_a_domain_dominates(audit_a):
+    r = _row(audit_a, "provider", "C")
+    assert r.alive_stake_share == pytest.approx(0.75)
+    assert r.largest_surviving_share == pytest.approx(40 / 75)  # A holds >= 1/3 of what survives
+    assert r.quorum is False
+    # A already held 40% before the failure: no newly dominant domain, no capacity: no harm
+    assert r.harm == 0.0
+
+
+def test_rows_sorted_by_harm_then_share_then_dimension(audit_a):
+    top = [(r.dimension, r.value) for r in audit_a.failure_rows[:6]]
+    # harms: provider A 2.25, provider B 1.25; then 0.5 each: country DE (2 nodes), asn 1 and country US
+    # (1 node each; asn comes first in dimension order)
+    assert top == [
+        ("provider", "A"),
+        ("provider", "B"),
+        ("country", "DE"),
+        ("asn", "1"),
+        ("country", "US"),
+        ("asn", "2"),
+    ]
+    assert all(a.harm >= b.harm for a, b in zip(audit_a.failure_rows, audit_a.failure_rows[1:], strict=False))
+
+
+def test_country_rows_keep_quorum_when_no_coordinator_is_there(audit_a):
+    r = _row(audit_a, "country", "US")
+    assert r.quorum is True
+    assert r.alive_stake_share == pytest.approx(1.0)
+
+
+def test_measures_and_summary_network_a(audit_a):
+    m = audit_a.measure("provider", "execution")  # counts: A 2, B 1
+    assert (m.entities, m.nakamoto_50, m.hhi) == (2, 1, pytest.approx(10000 * (4 + 1) / 9))
+    s = next(x for x in audit_a.summary if x.role == "all")
+    assert (s.nodes, s.countries) == (8, 2)
+    assert "tee_vendor" in audit_a.empty_dimensions
+    assert "8 live nodes in 2 countries" in audit_a.headline
+    assert "losing provider A" in audit_a.headline
+
+
+def test_stake_weight_measures_coordination():
+    res = audit_scenario(Scenario.model_validate(NET_A), Weight.STAKE, rtt=FLAT_RTT)
+    m = res.measure("provider", "coordination")
+    assert m.hhi == pytest.approx(40**2 + 35**2 + 25**2)
+    assert m.nakamoto_33 == 1
+    assert m.nakamoto_50 == 2
+    assert _row(res, "provider", "A").share_lost == pytest.approx(0.40)
+
+
+# --- network B: demand within SLO and independent verification ------------------------------------------
+
+NET_B = {
+    "name": "net-b",
+    "models": [
+        {"id": "m", "size_bytes": 0, "service_s": {"gpu": 0.1}, "verification": {"none": 1, "tee": 2.0}}
+    ],
+    "sources": [{"name": "here", "lat": 0, "lon": 0}],
+    # TEE doubles service: 200 ms; attestation check 5 ms; wait ~0.02 ms at 0.001 req/s.
+    # e1 (next door): 10 + 200 + 5 = 215 ms <= 250; e2 (~10,000 km, RTT 100 ms): ~305 ms > 250.
+    "demand": [{"model": "m", "rate_rps": 0.001, "slo_ms": 250, "verification": "tee", "verifiers": 1}],
+    "nodes": [
+        {
+            "id": "e1",
+            "lat": 0,
+            "lon": 0,
+            "roles": ["execution"],
+            "provider": "A",
+            "asn": 1,
+            "hardware": "gpu",
+            "warm_models": ["m"],
+            "verification_modes": ["tee"],
+        },
+        {
+            "id": "e2",
+            "lat": 0,
+            "lon": 90,
+            "roles": ["execution"],
+            "provider": "B",
+            "asn": 2,
+            "hardware": "gpu",
+            "warm_models": ["m"],
+            "verification_modes": ["tee"],
+        },
+        {
+            "id": "v1",
+            "lat": 0,
+            "lon": 0,
+            "roles": ["verification"],
+            "provider": "A",
+            "asn": 3,
+            "verification_modes": ["tee"],
+        },
+        {
+            "id": "v2",
+            "lat": 0,
+            "lon": 0,
+            "roles": ["verification"],
+            "provider": "C",
+            "asn": 4,
+            "verification_modes": ["tee"],
+        },
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def audit_b():
+    return audit_scenario(Scenario.model_validate(NET_B), rtt=FLAT_RTT)
+
+
+def test_baseline_served_and_verified(audit_b):
+    # best executor e1 (A): v1 shares provider A, v2 (C) is independent
+    assert (audit_b.baseline.demand_served, audit_b.baseline.verified) == (1.0, 1.0)
+
+
+def test_losing_the_only_independent_verifier(audit_b):
+    r = _row(audit_b, "provider", "C")
+    assert (r.demand_served, r.verified, r.capacity_lost) == (1.0, 0.0, 0.0)
+    assert r.harm == pytest.approx(1.0)
+
+
+def test_losing_the_near_executor_misses_the_slo(audit_b):
+    r = _row(audit_b, "provider", "A")
+    # e2 is the only executor left: ~305 ms > 250 ms; it still has v2 as an independent verifier
+    assert (r.demand_served, r.verified, r.capacity_lost) == (0.0, 1.0, 0.5)
+    assert r.harm == pytest.approx(1.5)
+
+
+def test_verifier_sharing_only_an_unrelated_asn_is_independent(audit_b):
+    r = _row(audit_b, "asn", "1")  # e1 down; best e2 (B, asn 2): both v1 (A, asn 3) and v2 independent
+    assert (r.demand_served, r.verified) == (0.0, 1.0)
+    r3 = _row(audit_b, "asn", "3")  # v1 down: e1 still has v2
+    assert (r3.demand_served, r3.verified, r3.harm) == (1.0, 1.0, 0.0)
+
+
+def test_order_network_b(audit_b):
+    top = [(r.dimension, r.value) for r in audit_b.failure_rows[:6]]
+    assert top == [
+        ("provider", "A"),
+        ("asn", "1"),
+        ("provider", "C"),
+        ("asn", "4"),
+        ("provider", "B"),
+        ("asn", "2"),
+    ]
+
+
+def test_two_verifiers_required_and_only_one_independent():
+    data = json.loads(json.dumps(NET_B))
+    data["demand"][0]["verifiers"] = 2
+    res = audit_scenario(Scenario.model_validate(data), rtt=FLAT_RTT)
+    assert res.baseline.verified == 0.0
+
+
+# --- network C: cold start depends on which storage replica survives ------------------------------------
+
+NET_C = {
+    "name": "net-c",
+    "models": [{"id": "m", "size_bytes": 1_000_000_000, "load_s": 1.0, "service_s": {"gpu": 0.1}}],
+    "sources": [{"name": "here", "lat": 0, "lon": 0}],
+    # Cold start from s1 next door: 0.01 s RTT + 1e9 B / 1.25e9 B/s (10 Gbit/s) + 1 s load = 1.81 s;
+    # total ~1.92 s <= 2.5 s. From s2 at ~10,000 km: the 64 MiB window over 100 ms caps the rate at
+    # 0.67 GB/s: 0.1 + 1.49 + 1 = 2.59 s -> ~2.70 s > 2.5 s.
+    "demand": [{"model": "m", "rate_rps": 0.001, "slo_ms": 2500}],
+    "nodes": [
+        {"id": "e1", "lat": 0, "lon": 0, "roles": ["execution"], "provider": "A", "hardware": "gpu"},
+        {
+            "id": "s1",
+            "lat": 0,
+            "lon": 0,
+            "roles": ["storage"],
+            "provider": "S",
+            "asn": 9,
+            "stored_models": ["m"],
+        },
+        {
+            "id": "s2",
+            "lat": 0,
+            "lon": 90,
+            "roles": ["storage"],
+            "provider": "T",
+            "asn": 9,
+            "stored_models": ["m"],
+        },
+    ],
+}
+
+
+def test_cold_start_uses_the_surviving_replica():
+    res = audit_scenario(Scenario.model_validate(NET_C), rtt=FLAT_RTT)
+    assert res.baseline.demand_served == 1.0
+    assert _row(res, "provider", "S").demand_served == 0.0  # fetch from far s2: over the SLO
+    assert _row(res, "provider", "T").demand_served == 1.0  # s1 still serves the fetch
+    both = _row(res, "asn", "9")
+    assert both.models_unreplicated == ("m",)
+    assert both.demand_served == 0.0
+    assert both.harm == pytest.approx(1.0 + 1.0)  # demand lost + the only model without a replica
+
+
+# --- JSON, options, errors -------------------------------------------------------------------------------
+
+
+def test_json_follows_the_versioned_schema(audit_b):
+    jsonschema = pytest.importorskip("jsonschema")
+    data = json.loads(audit_b.to_json())
+    assert data["schema_version"] == SCHEMA_VERSION
+    jsonschema.validate(data, AUDIT_JSON_SCHEMA)
+    assert data["failure_rows"][0]["dimension"] == "provider"
+    assert data["failure_rows"][0]["value"] == "A"
+
+
+def test_first_word_clustering_merges_organisations():
+    data = json.loads(json.dumps(NET_A))
+    for node, op in zip(data["nodes"][:3], ["Hetzner Online GmbH", "hetzner", "OVH SAS"], strict=True):
+        node["operator"] = op
+    res = audit_scenario(Scenario.model_validate(data), cluster=("operator",), roles=("execution",))
+    assert dict(res.measure("operator", "execution").top) == {
+        "hetzner": pytest.approx(2 / 3),
+        "ovh": pytest.approx(1 / 3),
+    }
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"weight": "votes"}, "weight: expected one of count, capacity, stake (got 'votes')"),
+        ({"roles": ("miner",)}, "role: unknown role 'miner'"),
+        ({"unknown": "drop"}, "unknown: expected one of entity, exclude, singletons (got 'drop')"),
+        ({"cluster": ("org",)}, "cluster: unknown dimension 'org'"),
+        ({"fail_dims": ("planet",)}, "fail_dims: unknown dimension 'planet'"),
+    ],
+)
+def test_bad_options_raise_one_line_errors(kwargs, message):
+    with pytest.raises(ScenarioError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        audit_scenario(Scenario.model_validate(NET_A), **kwargs)
