@@ -35,9 +35,11 @@ def _root() -> None:
 
 
 # --- subcommands: one line each (keep this block sorted) ------------------------------------------
+from nodeplan.commands.audit import audit_cmd  # noqa: E402
 from nodeplan.commands.import_ import import_cmd  # noqa: E402
 from nodeplan.commands.validate import validate_cmd  # noqa: E402
 
+app.command("audit")(audit_cmd)
 app.command("import")(import_cmd)
 app.command("validate")(validate_cmd)
 # --- end of subcommands ---------------------------------------------------------------------------

@@ -284,8 +284,9 @@ def _headline(
         if worst.models_unreplicated:
             effects.append(f"{len(worst.models_unreplicated)} model(s) with no storage replica")
         if worst.quorum is False:
-            effects.append("and breaks the coordination quorum")
-        text += f"; losing {what} " + ", ".join(effects)
+            effects.append("breaks the coordination quorum")
+        listed = ", ".join(effects[:-1]) + " and " + effects[-1] if len(effects) > 1 else effects[0]
+        text += f"; losing {what} {listed}"
     return text + "."
 
 
