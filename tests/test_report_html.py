@@ -1,0 +1,113 @@
+"""The offline HTML report: content checks, and a real headless Chromium load (``-m browser``)."""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+
+import pytest
+
+from nodeplan.cli import main
+from nodeplan.metrics.audit import audit_scenario
+from nodeplan.report.html import render_html, world_topojson
+from nodeplan.scenario.io import load_builtin
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+
+
+@pytest.fixture(scope="module")
+def page_html():
+    scn = load_builtin("opengradient")
+    return render_html(audit_scenario(scn), scn)
+
+
+def test_vendored_base_map_is_the_world():
+    topo = world_topojson()
+    assert topo["type"] == "Topology"
+    # Natural Earth 1:110m admin-0 has ~177 countries
+    assert len(topo["objects"]["countries"]["geometries"]) > 150
+
+
+def test_page_is_self_contained(page_html):
+    # no external script, stylesheet or image: everything is inlined
+    assert not re.search(r"<(script|link|img)[^>]+(src|href)=\"https?://", page_html)
+    assert "window.PlotlyGeoAssets.topojson.world_110m" in page_html
+    assert page_html.count('class="plotly-graph-div"') == 3
+
+
+def test_cli_writes_html_and_json(tmp_path, capsys):
+    out = tmp_path / "og.html"
+    assert main(["audit", "--json", "--html", str(out)]) == 0
+    assert out.stat().st_size > 1_000_000  # plotly.js alone is ~4.8 MB
+    assert '"schema_version": "1.0"' in capsys.readouterr().out
+
+
+def test_cli_bad_arguments_exit_2(capsys):
+    assert main(["audit", "--role", "miner"]) == 2
+    assert "role: unknown role 'miner'" in capsys.readouterr().err
+    assert main(["audit", "--nodes", "x.csv"]) == 2
+    assert "--preset: needed with --nodes" in capsys.readouterr().err
+    assert main(["audit", "opengradient", "--preset", "solana"]) == 2
+
+
+_PIXEL_STATS = """async (b64) => {
+  const img = new Image();
+  img.src = 'data:image/png;base64,' + b64;
+  await img.decode();
+  const c = document.createElement('canvas');
+  c.width = img.width; c.height = img.height;
+  const ctx = c.getContext('2d');
+  ctx.drawImage(img, 0, 0);
+  const d = ctx.getImageData(0, 0, c.width, c.height).data;
+  let n = 0, s = 0, s2 = 0;
+  for (let i = 0; i < d.length; i += 4) { const g = (d[i] + d[i + 1] + d[i + 2]) / 3; n++; s += g; s2 += g * g; }
+  const mean = s / n;
+  return {mean: mean, variance: s2 / n - mean * mean, width: c.width, height: c.height};
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="headless Chromium not installed at /usr/bin/chromium")
+def test_report_renders_in_headless_chromium(tmp_path, page_html):
+    playwright = pytest.importorskip("playwright.sync_api")
+    path = tmp_path / "audit.html"
+    path.write_text(page_html, encoding="utf-8")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1600})
+            errors: list[str] = []
+            requests: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("requestfailed", lambda r: errors.append(f"failed request {r.url}"))
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(path.as_uri())
+            page.wait_for_selector("#fig-map g.countries path", timeout=20_000)
+            page.wait_for_timeout(500)
+            # plotly draws the country borders as one mesh path and the land as one path: their geometry
+            # is only there when the vendored topojson was found (without it plotly fetches the CDN)
+            lengths = page.evaluate(
+                "() => ['countries', 'land'].map(c => "
+                "(document.querySelector('#fig-map g.' + c + ' path')?.getAttribute('d') || '').length)"
+            )
+            assert min(lengths) > 50_000, lengths
+            n_points = page.locator("#fig-map .scattergeo path.point").count()
+            assert n_points == 52  # every node of the built-in scenario
+            assert page.locator("#fig-concentration .bars path").count() > 20
+            assert page.locator("#fig-failures .hm image").count() == 1
+            assert errors == []
+            assert [u for u in requests if not u.startswith("file://")] == []
+            shot = ARTIFACTS / "audit_report.png"
+            png = page.screenshot(path=str(shot), full_page=True)
+            stats = page.evaluate(_PIXEL_STATS, base64.b64encode(png).decode())
+            assert stats["width"] == 1280
+            assert stats["variance"] > 100.0, stats  # a blank page has variance 0
+        finally:
+            browser.close()
