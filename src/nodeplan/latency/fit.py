@@ -354,7 +354,7 @@ def fit_l1(km: ArrayLike, rtt_ms: ArrayLike, *, tol: float = 1e-12) -> LineFit:
     >>> round(f.a_ms, 6), round(f.b_ms_per_km, 6)
     (10.0, 0.02)
     >>> round(fit_least_squares(km, rtt).b_ms_per_km, 4)
-    0.1
+    0.102
     """
     x, y = _check_xy(km, rtt_ms)
     b0 = fit_least_squares(x, y).b_ms_per_km

@@ -97,8 +97,8 @@ class MeasuredRtt:
     def lookup(self, a: Sequence[str], b: Sequence[str]) -> NDArray[np.float64]:
         """(len(a), len(b)) matrix of measured RTTs, NaN where not measured."""
         idx = {n: i for i, n in enumerate(self.names)}
-        ia = np.array([idx.get(x, -1) for x in a])
-        ib = np.array([idx.get(x, -1) for x in b])
+        ia = np.array([idx.get(x, -1) for x in a], dtype=np.int64)  # int even when empty
+        ib = np.array([idx.get(x, -1) for x in b], dtype=np.int64)
         out = np.full((len(ia), len(ib)), np.nan)
         ok_a, ok_b = ia >= 0, ib >= 0
         out[np.ix_(ok_a, ok_b)] = self.matrix_ms[np.ix_(ia[ok_a], ib[ok_b])]

@@ -131,6 +131,8 @@ def cold_start_s(
             r, arrays.bandwidth_gbps[:, None], arrays.bandwidth_gbps[None, replicas], p
         )
         t = r / 1000.0 + size / rate
+        # A replica reads its own copy from disk (the ``local`` path), never over the network from itself.
+        t[replicas, np.arange(replicas.size)] = np.inf
         best = np.argmin(t, axis=1)
         fetch = t[np.arange(n), best] + fixed
         source = replicas[best]
