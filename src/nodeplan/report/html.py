@@ -239,7 +239,8 @@ def _summary_html(result: AuditResult) -> str:
             (m.measures for m in result.measures if m.dimension == "provider" and m.role == s.role), None
         )
         eff_p = "–" if prov is None or prov.effective_hhi is None else f"{prov.effective_hhi:.1f}"
-        top = "–" if prov is None or not prov.top else f"{html.escape(prov.top[0][0])} {_pct(prov.top[0][1])}"
+        known = [(n, x) for n, x in (prov.top if prov else ()) if not n.startswith("unknown")]
+        top = f"{html.escape(known[0][0])} {_pct(known[0][1])}" if known else "–"
         eff = "–" if s.effective_domains is None else f"{s.effective_domains:.1f}"
         cells = (html.escape(s.role), s.nodes, s.countries, s.locations, eff, eff_p, top)
         body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")

@@ -37,7 +37,8 @@ def summary_table(result: AuditResult) -> Table:
         prov = next(
             (m.measures for m in result.measures if m.dimension == "provider" and m.role == s.role), None
         )
-        top = "–" if prov is None or not prov.top else f"{prov.top[0][0]} {_pct(prov.top[0][1])}"
+        known = [(n, x) for n, x in (prov.top if prov else ()) if not n.startswith("unknown")]
+        top = f"{known[0][0]} {_pct(known[0][1])}" if known else "–"
         t.add_row(
             s.role,
             str(s.nodes),
