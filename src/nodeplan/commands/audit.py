@@ -64,8 +64,7 @@ def audit_cmd(
 ) -> None:
     """Measure how decentralized a network really is, and what each single provider/ASN/country failure does.
 
-    Prints the headline (apparent vs effective decentralization), concentration measures per dimension
-    (Nakamoto, HHI, entropy, Gini, ...) and the single-domain failure table, worst first.
+    Prints the headline (apparent vs effective decentralization), concentration measures per dimension (Nakamoto, HHI, entropy, Gini, ...) and the single-domain failure table, worst first. See docs/audit.md.
 
     Examples:
 

@@ -108,7 +108,10 @@ class AuditResult:
             "measures": [_measures_dict(m) for m in self.measures],
             "empty_dimensions": list(self.empty_dimensions),
             "clustered_dimensions": list(self.clustered_dimensions),
-            "baseline": {"demand_served": self.baseline.demand_served, "verified": self.baseline.verified},
+            "baseline": {
+                "demand_served": _r(self.baseline.demand_served),
+                "verified": _r(self.baseline.verified),
+            },
             "failure_rows": [_row_dict(r) for r in self.failure_rows],
         }
 
