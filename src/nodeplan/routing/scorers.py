@@ -83,7 +83,8 @@ class ScoreContext:
     @cached_property
     def price_usd(self) -> NDArray[np.float64]:
         """(n,) price of the executor's part, USD: hourly price / slots x service seconds / 3600."""
-        return self.state.price_rate * (self.state.service_s[self.model] * self.factor)
+        p = self.state.price_usd[self.model]
+        return p if self.factor == 1.0 else p * self.factor
 
     @cached_property
     def load(self) -> NDArray[np.float64]:

@@ -112,6 +112,12 @@ class RouterState:
         for j, model in enumerate(self.models):
             self.service_s[j] = service_s_by_node(a, model)
         self.svc_ms = self.service_s * 1000.0
+        #: (m, n) USD of one call at factor 1: price_rate x service seconds; inf where it cannot run
+        self.price_usd = np.where(
+            np.isfinite(self.service_s),
+            self.price_rate * np.where(np.isfinite(self.service_s), self.service_s, 0.0),
+            np.inf,
+        )
         #: (model column, mode) -> executor slowdown; absent = the model does not support the mode
         self.factors: dict[tuple[int, VerificationMode], float] = {
             (j, mode): executor_factor(model, mode)

@@ -1,0 +1,456 @@
+"""Router: the mission's examples, state changes, errors, hand-computed times and prices."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from nodeplan.exceptions import NodeplanError, NoRouteError, RoutingError
+from nodeplan.latency.geo import great_circle_km
+from nodeplan.latency.rtt import default_rtt_model
+from nodeplan.routing import (
+    POLICIES,
+    Request,
+    RouterState,
+    complete,
+    register_scorer,
+    route,
+    route_batch,
+    select_independent,
+    weighted_policy,
+)
+from nodeplan.routing.independence import SelectionStatus
+from nodeplan.routing.policies import register_policy
+from nodeplan.routing.scorers import SCORERS
+from nodeplan.scenario.model import Model, Node, Policy, Scenario
+
+PARIS = (48.8566, 2.3522)
+ASHBURN = (39.0438, -77.4874)
+FRANKFURT = (50.1109, 8.6821)
+
+BIG = Model(
+    id="llama-8b",
+    size_bytes=16_000_000_000,
+    load_s=8.0,
+    init_s=12.0,
+    service_s={"gpu": 0.5},
+    verification={"none": 1.0, "tee": 2.5, "reexec": 2.0},
+)
+TINY = Model(id="tiny", size_bytes=10_000_000, load_s=0.01, service_s={"gpu": 0.02, "cpu": 0.05})
+
+
+def _node(nid: str, at: tuple[float, float], **kw: object) -> Node:
+    base: dict[str, object] = {
+        "roles": {"execution"},
+        "capacity": 4,
+        "hardware": "gpu",
+        "gpu_memory_gb": 80.0,
+    }
+    base.update(kw)
+    return Node(id=nid, lat=at[0], lon=at[1], **base)  # type: ignore[arg-type]
+
+
+def _public_rtt_ms(a: tuple[float, float], b: tuple[float, float]) -> float:
+    # the shipped public-internet fit a + b x km (fitted on WonderProxy pings, ../shared/data/latency)
+    fit = default_rtt_model().public
+    return fit.a_ms + fit.b_ms_per_km * float(great_circle_km(a[0], a[1], b[0], b[1]))
+
+
+def warm_vs_cold() -> Scenario:
+    """Paris node cold, Ashburn node warm for both models, a storage replica in Frankfurt."""
+    return Scenario(
+        nodes=(
+            _node("paris", PARIS, provider="ovh"),
+            _node("ashburn", ASHBURN, provider="aws", warm_models=("llama-8b", "tiny")),
+            _node(
+                "frankfurt-store",
+                FRANKFURT,
+                roles={"storage"},
+                provider="hetzner",
+                stored_models=("llama-8b", "tiny"),
+            ),
+        ),
+        models=(BIG, TINY),
+    )
+
+
+# -- the mission's examples ----------------------------------------------------------------------------
+def test_warm_distant_node_beats_cold_nearby_node_for_large_model() -> None:
+    st = RouterState.from_scenario(warm_vs_cold())
+    r = route(Request("llama-8b", *PARIS), st, commit=False)
+    assert r.executor == "ashburn"
+    assert r.source is None
+    assert r.time.cold_start_ms == 0.0
+    assert r.time.network_ms == pytest.approx(_public_rtt_ms(PARIS, ASHBURN), rel=1e-6)
+    # the nearby node would need the 16 GB pull from Frankfurt: RTT + 16e9 B / 1.25e9 B/s (10 Gbit/s link,
+    # the 64 MiB window allows 2.9 GB/s at 22.6 ms) + 8 s load + 12 s init = 32.82 s
+    near = route(Request("llama-8b", *PARIS, policy="nearest"), st, commit=False)
+    assert near.executor == "paris"
+    assert near.source == "frankfurt-store"
+    fetch_rtt = _public_rtt_ms(PARIS, FRANKFURT)
+    assert near.time.cold_start_ms == pytest.approx(fetch_rtt + 12_800.0 + 20_000.0, rel=1e-6)
+    assert near.total_ms > r.total_ms + 30_000.0
+
+
+def test_tiny_model_goes_to_the_nearby_node() -> None:
+    st = RouterState.from_scenario(warm_vs_cold())
+    r = route(Request("tiny", *PARIS), st, commit=False)
+    assert r.executor == "paris"
+    assert r.source == "frankfurt-store"
+    # cold start: RTT to Frankfurt + 10 MB at 1.25 GB/s (8 ms) + 10 ms load
+    assert r.time.cold_start_ms == pytest.approx(_public_rtt_ms(PARIS, FRANKFURT) + 8.0 + 10.0, rel=1e-6)
+    assert r.total_ms < _public_rtt_ms(PARIS, ASHBURN) + 20.0
+
+
+def verifier_scenario() -> Scenario:
+    """Executor in Frankfurt on AWS; the nearest verifier is also AWS, the other one is GCP in Paris."""
+    return Scenario(
+        nodes=(
+            _node(
+                "exec",
+                FRANKFURT,
+                provider="aws",
+                asn=16509,
+                operator="a",
+                warm_models=("llama-8b",),
+                verification_modes={"none", "tee"},
+                tee_vendor="aws-nitro",
+            ),
+            _node(
+                "v-aws",
+                (50.12, 8.70),
+                roles={"verification"},
+                provider="aws",
+                asn=16509,
+                operator="b",
+                verification_modes={"tee"},
+            ),
+            _node(
+                "v-gcp",
+                PARIS,
+                roles={"verification"},
+                provider="gcp",
+                asn=15169,
+                operator="c",
+                verification_modes={"tee"},
+            ),
+        ),
+        models=(BIG,),
+    )
+
+
+def test_fastest_verifier_rejected_when_it_shares_the_executors_provider() -> None:
+    st = RouterState.from_scenario(verifier_scenario())
+    r = route(Request("llama-8b", *FRANKFURT, verification="tee", verifiers=1), st, commit=False)
+    assert r.executor == "exec"
+    assert r.verifiers == ("v-gcp",)
+    assert not r.degraded
+    assert r.independence.compliant
+    # verification = RTT Frankfurt -> Paris + 5 ms attestation check; service = 0.5 s x TEE factor 2.5
+    assert r.time.verification_ms == pytest.approx(_public_rtt_ms(FRANKFURT, PARIS) + 5.0, rel=1e-6)
+    assert r.time.service_ms == pytest.approx(1250.0)
+    # a provider-blind baseline takes the nearby AWS verifier, and the route says so
+    near = route(
+        Request("llama-8b", *FRANKFURT, verification="tee", verifiers=1, policy="nearest"), st, commit=False
+    )
+    assert near.verifiers == ("v-aws",)
+    assert near.degraded
+    assert "provider" in near.reason
+    pair = near.independence.pairs[0]
+    assert (pair.a, pair.b) == ("exec", "v-aws")
+    assert set(pair.shared) == {"provider", "asn"}
+
+
+def test_cheapest_node_loses_when_it_would_miss_the_slo() -> None:
+    sc = Scenario(
+        nodes=(
+            _node(
+                "cheap-sydney", (-33.87, 151.21), price_usd_per_hour=0.5, capacity=1, warm_models=("tiny",)
+            ),
+            _node("dear-paris", PARIS, price_usd_per_hour=50.0, capacity=1, warm_models=("tiny",)),
+        ),
+        models=(TINY,),
+        policy=Policy(price_weight_ms_per_usd=1e9),  # 1 USD is worth 1e6 s: price dominates
+    )
+    st = RouterState.from_scenario(sc)
+    free = route(Request("tiny", *PARIS), st, commit=False)
+    assert free.executor == "cheap-sydney"  # without an SLO the price weight wins
+    r = route(Request("tiny", *PARIS, slo_ms=200.0), st, commit=False)
+    assert r.executor == "dear-paris"
+    assert r.meets_slo
+    baseline = route(Request("tiny", *PARIS, slo_ms=200.0, policy="cheapest"), st, commit=False)
+    assert baseline.executor == "cheap-sydney"
+    assert not baseline.meets_slo
+    # price = 50 USD/h / 1 slot x 0.02 s / 3600 s
+    assert r.price_usd == pytest.approx(50.0 * 0.02 / 3600.0)
+
+
+# -- verifiers ------------------------------------------------------------------------------------------
+def test_degraded_when_every_verifier_shares_a_dimension() -> None:
+    sc = verifier_scenario()
+    nodes = (sc.nodes[0], sc.nodes[1], sc.nodes[2].model_copy(update={"provider": "aws"}))
+    st = RouterState.from_scenario(sc.model_copy(update={"nodes": nodes}))
+    r = route(Request("llama-8b", *FRANKFURT, verification="tee", verifiers=1), st, commit=False)
+    assert r.degraded
+    assert "share none of" in r.reason
+    assert "provider" in r.reason
+    # best available: v-gcp shares only the provider (v-aws also shares the ASN)
+    assert r.verifiers == ("v-gcp",)
+    assert r.independence.pairs[0].shared == ("provider",)
+
+
+def test_too_few_verifiers_is_degraded_not_silent() -> None:
+    st = RouterState.from_scenario(verifier_scenario())
+    r = route(Request("llama-8b", *FRANKFURT, verification="tee", verifiers=3), st, commit=False)
+    assert r.degraded
+    assert r.reason.startswith("only 2 live node(s) can verify 'tee'")
+    assert set(r.verifiers) == {"v-aws", "v-gcp"}
+
+
+def test_greedy_blocked_set_is_found_by_the_exact_search() -> None:
+    # dims (provider, operator); executor row 0. Row 1 is cheapest but conflicts with rows 2 and 3,
+    # which are independent of each other: greedy takes row 1 and gets stuck, the answer is {2, 3}.
+    codes = np.array([[0, 1, 1, 2], [0, 3, 4, 3]], dtype=np.int32)  # row 1~2 share provider, 1~3 operator
+    sel = select_independent(codes, 0, np.array([np.inf, 1.0, 2.0, 3.0]), 2)
+    assert sel.status is SelectionStatus.OK
+    assert set(sel.rows) == {2, 3}
+
+
+def test_unknown_dimension_never_counts_as_shared_but_is_reported() -> None:
+    sc = verifier_scenario()
+    nodes = (sc.nodes[0], sc.nodes[1].model_copy(update={"provider": None, "asn": None}), sc.nodes[2])
+    st = RouterState.from_scenario(sc.model_copy(update={"nodes": nodes}))
+    r = route(
+        Request("llama-8b", *FRANKFURT, verification="tee", verifiers=1, policy="nearest"), st, commit=False
+    )
+    assert r.verifiers == ("v-aws",)
+    assert not r.degraded
+    assert set(r.independence.pairs[0].unknown) == {"provider", "asn", "data_center", "tee_vendor"}
+
+
+def test_reexec_verifier_reruns_the_call_including_its_cold_start() -> None:
+    sc = Scenario(
+        nodes=(
+            _node("exec", PARIS, provider="aws", warm_models=("llama-8b",)),
+            _node(
+                "ver",
+                FRANKFURT,
+                roles={"verification"},
+                provider="gcp",
+                verification_modes={"reexec"},
+                capacity=1,
+                stored_models=("llama-8b",),
+            ),
+        ),
+        models=(BIG,),
+    )
+    st = RouterState.from_scenario(sc)
+    r = route(Request("llama-8b", *PARIS, verification="reexec", verifiers=1), st)
+    # hop + cold start from its own disk (16e9 B / 2e9 B/s NVMe + 8 s + 12 s) + its service 0.5 s
+    hop = _public_rtt_ms(PARIS, FRANKFURT)
+    assert r.time.verification_ms == pytest.approx(hop + 8_000.0 + 20_000.0 + 500.0, rel=1e-6)
+    assert r.time.service_ms == pytest.approx(500.0)  # reexec does not slow the executor
+    assert st.warm_models("ver") == ("llama-8b",)
+    assert st.in_flight_of("ver") == 1
+    complete(r, st)
+    assert st.in_flight_of("ver") == 0
+    assert st.in_flight_of("exec") == 0
+
+
+# -- state changes ---------------------------------------------------------------------------------------
+def test_cold_start_warms_the_model_on_the_executor() -> None:
+    st = RouterState.from_scenario(warm_vs_cold())
+    first = route(Request("tiny", *PARIS), st)
+    assert first.executor == "paris"
+    assert first.time.cold_start_ms > 0
+    assert "tiny" in st.warm_models("paris")
+    second = route(Request("tiny", *PARIS), st)
+    assert second.executor == "paris"
+    assert second.time.cold_start_ms == 0.0
+    assert second.source is None
+
+
+def test_lru_eviction_under_gpu_memory() -> None:
+    models = tuple(Model(id=m, size_bytes=8_000_000_000, service_s={"gpu": 0.1}) for m in ("a", "b", "c"))
+    sc = Scenario(
+        nodes=(
+            _node("n", PARIS, gpu_memory_gb=20.0, warm_models=("a", "b")),
+            _node("store", PARIS, roles={"storage"}, stored_models=("a", "b", "c")),
+        ),
+        models=models,
+    )
+    st = RouterState.from_scenario(sc)
+    route(Request("a", *PARIS), st)  # a is now the most recently used; b is least recently used
+    r = route(Request("c", *PARIS), st)
+    assert r.evicted == ("n:b",)
+    assert st.warm_models("n") == ("a", "c")
+    assert route(Request("b", *PARIS), st, commit=False).time.cold_start_ms > 0
+
+
+def test_queue_counters_move_and_complete_frees_the_slot() -> None:
+    sc = Scenario(nodes=(_node("only", PARIS, capacity=1, warm_models=("tiny",)),), models=(TINY,))
+    st = RouterState.from_scenario(sc)
+    r1 = route(Request("tiny", *PARIS), st)
+    assert r1.time.queue_ms == 0.0
+    assert st.in_flight_of("only") == 1
+    r2 = route(Request("tiny", *PARIS), st)
+    assert r2.time.queue_ms == pytest.approx(20.0)  # one request ahead on one slot: its 0.02 s service
+    assert st.in_flight_of("only") == 2
+    complete(r1, st)
+    complete(r2, st)
+    assert st.in_flight_of("only") == 0
+    assert route(Request("tiny", *PARIS), st, commit=False).time.queue_ms == 0.0
+    with pytest.raises(RoutingError, match="has 0 requests in flight"):
+        st.release("only")
+
+
+def test_background_load_adds_the_mmc_wait() -> None:
+    sc = Scenario(nodes=(_node("only", PARIS, capacity=1, warm_models=("tiny",)),), models=(TINY,))
+    st = RouterState.from_scenario(sc)
+    st.set_load("only", 25.0)  # M/M/1, rho = 25 x 0.02 = 0.5: W_q = rho / (mu - lambda) = 0.5 / 25 s
+    assert route(Request("tiny", *PARIS), st, commit=False).time.queue_ms == pytest.approx(20.0)
+
+
+def test_down_nodes_are_never_chosen() -> None:
+    st = RouterState.from_scenario(warm_vs_cold())
+    st.set_down("ashburn")
+    assert route(Request("llama-8b", *ASHBURN), st, commit=False).executor == "paris"
+    st.set_down("frankfurt-store")  # paris can no longer fetch the model
+    with pytest.raises(NoRouteError, match="able to fetch it from a live storage replica 0"):
+        route(Request("llama-8b", *PARIS), st)
+    st.set_up("ashburn")
+    assert route(Request("llama-8b", *PARIS), st).executor == "ashburn"
+
+
+def test_routes_carry_the_policy_and_every_builtin_policy_routes() -> None:
+    st = RouterState.from_scenario(verifier_scenario())
+    for name in POLICIES:
+        r = route(Request("llama-8b", *PARIS, verification="tee", verifiers=1, policy=name), st, commit=False)
+        assert r.policy == name
+        assert r.executor == "exec"
+        assert len(r.verifiers) == 1
+
+
+def test_random_policy_is_seeded() -> None:
+    sc = Scenario(
+        nodes=tuple(_node(f"n{i}", PARIS, warm_models=("tiny",)) for i in range(10)), models=(TINY,)
+    )
+    picks = []
+    for _ in range(2):
+        st = RouterState.from_scenario(sc, seed=3)
+        picks.append([route(Request("tiny", *PARIS, policy="random"), st).executor for _ in range(20)])
+    assert picks[0] == picks[1]
+    assert len(set(picks[0])) > 3  # not stuck on one node
+
+
+def test_least_loaded_spreads_and_latency_only_penalises_a_missing_model() -> None:
+    sc = Scenario(
+        nodes=(
+            _node("near", PARIS, capacity=1, warm_models=("tiny",)),
+            _node("far", ASHBURN, capacity=1, warm_models=("tiny",)),
+            _node("store", PARIS, roles={"storage"}, stored_models=("llama-8b",)),
+        ),
+        models=(TINY, BIG),
+    )
+    st = RouterState.from_scenario(sc)
+    got = [route(Request("tiny", *PARIS, policy="least-loaded"), st).executor for _ in range(2)]
+    assert got == ["near", "far"]
+    # latency-only adds a fixed 10 s when the model is not loaded: the slow fetch is not modelled
+    r = route(Request("llama-8b", *PARIS, policy="latency-only"), st, commit=False)
+    assert r.executor == "near"
+
+
+# -- pluggable scorers and policies ---------------------------------------------------------------------
+def test_user_registered_scorer_drives_a_weighted_policy() -> None:
+    sc = Scenario(
+        nodes=(
+            _node("paris", PARIS, warm_models=("tiny",)),
+            _node("ashburn", ASHBURN, warm_models=("tiny",)),
+        ),
+        models=(TINY,),
+    )
+    register_scorer("west_of_greenwich", lambda ctx: ctx.state.arrays.lon, replace=True)
+    try:
+        register_policy(weighted_policy("westward", {"west_of_greenwich": 1.0}), replace=True)
+        st = RouterState.from_scenario(sc)
+        assert route(Request("tiny", *PARIS, policy="westward"), st).executor == "ashburn"
+        with pytest.raises(RoutingError, match="already registered"):
+            register_scorer("west_of_greenwich", lambda ctx: ctx.rtt_ms)
+    finally:
+        SCORERS.pop("west_of_greenwich", None)
+        POLICIES.pop("westward", None)
+
+
+def test_reliability_scorer_reads_failure_probabilities() -> None:
+    sc = Scenario(
+        nodes=(
+            _node("risky", PARIS, provider="hetzner", warm_models=("tiny",)),
+            _node("safe", (48.9, 2.4), provider="ovh", warm_models=("tiny",)),
+        ),
+        models=(TINY,),
+        failures={"provider": {"default": 0.01, "values": {"hetzner": 0.2}}},
+    )
+    st = RouterState.from_scenario(sc)
+    assert st.fail_prob.tolist() == pytest.approx([0.2, 0.01])
+    policy = weighted_policy("reliable", {"time": 1.0, "reliability": 1e5})
+    register_policy(policy, replace=True)
+    try:
+        assert route(Request("tiny", *PARIS, policy="reliable"), st, commit=False).executor == "safe"
+        assert route(Request("tiny", *PARIS), st, commit=False).executor == "risky"
+    finally:
+        POLICIES.pop("reliable", None)
+
+
+# -- errors ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"lat": 91.0}, "lat: must be within [-90, 90] degrees (got 91.0)"),
+        ({"lon": math.nan}, "lon: must be within [-180, 180] degrees (got nan)"),
+        ({"verification": "magic"}, "verification: unknown mode 'magic'"),
+        ({"verification": "tee"}, "verifiers: verification 'tee' needs at least 1 verifier (got 0)"),
+        ({"verifiers": 2}, "verifiers: verification 'none' takes no verifiers (got 2)"),
+        ({"slo_ms": -1.0}, "slo_ms: must be a positive number of ms or None (got -1.0)"),
+    ],
+)
+def test_bad_request_fields_are_named(kwargs: dict[str, object], message: str) -> None:
+    args: dict[str, object] = {"model": "tiny", "lat": 0.0, "lon": 0.0, **kwargs}
+    with pytest.raises(RoutingError) as info:
+        Request(**args)  # type: ignore[arg-type]
+    assert str(info.value).startswith(message)
+    assert isinstance(info.value, NodeplanError)
+
+
+def test_unknown_model_policy_and_mode_errors_name_the_value() -> None:
+    st = RouterState.from_scenario(warm_vs_cold())
+    with pytest.raises(RoutingError, match=r"model: unknown model 'llama8b' \(close matches: llama-8b"):
+        route(Request("llama8b", *PARIS), st)
+    with pytest.raises(RoutingError, match="policy: unknown policy 'fastest'"):
+        route(Request("tiny", *PARIS, policy="fastest"), st)
+    with pytest.raises(RoutingError, match="does not support 'zkml'"):
+        route(Request("llama-8b", *PARIS, verification="zkml", verifiers=1), st)
+    with pytest.raises(RoutingError, match="node: unknown node id 'nowhere'"):
+        st.set_down("nowhere")
+
+
+def test_batch_error_names_the_request_position() -> None:
+    st = RouterState.from_scenario(warm_vs_cold())
+    st.set_down("frankfurt-store")
+    st.set_down("ashburn")
+    with pytest.raises(NoRouteError, match=r"^requests\[0\]: no live node"):
+        route_batch([Request("tiny", *PARIS)], st)
+
+
+def test_to_dict_is_json_ready() -> None:
+    import json
+
+    st = RouterState.from_scenario(verifier_scenario())
+    r = route(Request("llama-8b", *FRANKFURT, verification="tee", verifiers=1), st)
+    d = json.loads(json.dumps(r.to_dict()))
+    assert d["executor"] == "exec"
+    assert d["verifiers"] == ["v-gcp"]
+    parts = d["time_ms"]
+    assert parts["total"] == pytest.approx(sum(v for k, v in parts.items() if k != "total"))
+    assert d["independence"]["compliant"] is True
