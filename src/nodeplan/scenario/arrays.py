@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from nodeplan.scenario.model import NodeStatus, Role, Scenario, VerificationMode
+from nodeplan.scenario.model import DEPENDENCY_DIMENSIONS, NodeStatus, Role, Scenario, VerificationMode
 
 __all__ = ["MODE_ORDER", "ROLE_ORDER", "ScenarioArrays", "compile_scenario"]
 
@@ -92,17 +92,25 @@ def compile_scenario(scenario: Scenario) -> ScenarioArrays:
     n, m = len(nodes), len(model_ids)
     warm = np.zeros((n, m), dtype=bool)
     stored = np.zeros((n, m), dtype=bool)
-    for i, node in enumerate(nodes):
-        warm[i, [col[x] for x in node.warm_models]] = True
-        stored[i, [col[x] for x in node.stored_models]] = True
+    for target, field in ((warm, "warm_models"), (stored, "stored_models")):
+        pairs = [(i, col[x]) for i, node in enumerate(nodes) for x in getattr(node, field)]
+        if pairs:
+            rows, cols = zip(*pairs, strict=True)
+            target[list(rows), list(cols)] = True
     dims = scenario.dimensions()
     codes = np.full((n, len(dims)), -1, dtype=np.int32)
     values: list[tuple[str, ...]] = []
     for k, dim in enumerate(dims):
-        raw = [node.dim(dim) for node in nodes]
+        if dim in DEPENDENCY_DIMENSIONS:
+            raw = [getattr(node, dim) for node in nodes]
+            if dim == "asn":
+                raw = [None if v is None else str(v) for v in raw]
+        else:
+            raw = [node.dims.get(dim) for node in nodes]
         known = tuple(sorted({v for v in raw if v is not None}))
-        index = {v: c for c, v in enumerate(known)}
-        codes[:, k] = [index[v] if v is not None else -1 for v in raw]
+        index: dict[str | None, int] = {v: c for c, v in enumerate(known)}
+        index[None] = -1
+        codes[:, k] = [index[v] for v in raw]
         values.append(known)
     return ScenarioArrays(
         node_ids=tuple(x.id for x in nodes),
