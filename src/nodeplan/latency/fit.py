@@ -272,7 +272,9 @@ def load_aws_cloudping(data_dir: str | Path, *, require_both_directions: bool = 
     if missing:
         raise LatencyModelError(f"{cpath}: no coordinates for AWS region {missing[0]!r}")
     index = {r: k for k, r in enumerate(regions)}
-    src, dst, rtt = [], [], []
+    src: list[int] = []
+    dst: list[int] = []
+    rtt: list[float] = []
     for f, row in data.items():
         if not isinstance(row, dict):
             raise LatencyModelError(f"{jpath}: data.{f}: expected an object region -> ms (got {row!r})")
