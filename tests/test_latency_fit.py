@@ -217,7 +217,7 @@ def test_fit_cli_writes_the_file(tmp_path, capsys):
 
 def test_fit_cli_missing_data_is_one_line_error(tmp_path, capsys):
     assert main(["--data", str(tmp_path / "nope")]) == 2
-    err = capsys.readouterr().out.strip()
+    err = capsys.readouterr().err.strip()
     assert err.startswith("error: ")
     assert "wonderproxy_servers_2020-07-19.csv" in err
     assert "\n" not in err

@@ -31,6 +31,7 @@ import csv
 import datetime as dt
 import json
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -510,7 +511,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         doc = build_fit_document(args.data, seed=args.seed, date=args.date)
     except LatencyModelError as exc:
-        print(f"error: {exc}")
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     text = json.dumps(doc, indent=2) + "\n"
     if args.out:
