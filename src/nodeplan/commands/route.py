@@ -5,9 +5,11 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -100,47 +102,36 @@ def _print_route(console: Console, r: Route, scenario: Scenario, origin: str) ->
 
 
 def _print_compare(console: Console, routes: list[Route], head: str) -> None:
-    table = Table(title=head, title_justify="left")
-    for col, just in (
-        ("policy", "left"),
-        ("executor", "left"),
-        ("verifiers", "left"),
-        ("source", "left"),
-        ("network", "right"),
-        ("queue", "right"),
-        ("cold", "right"),
-        ("service", "right"),
-        ("verify", "right"),
-        ("total ms", "right"),
-        ("SLO", "left"),
-        ("price $", "right"),
-        ("independent", "left"),
-    ):
-        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    console.print(f"[bold]{head}[/]")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
+    table.add_column("", style="bold", no_wrap=True)
     for r in routes:
-        t = r.time
+        table.add_column(r.policy, justify="right", no_wrap=True)
+
+    def indep(r: Route) -> str:
         shared = sorted({d for p in r.independence.pairs for d in p.shared})
         if not r.verifiers:
-            indep = "-"
-        elif r.degraded:
-            indep = "NO: " + "+".join(shared) if shared else "NO: too few"
-        else:
-            indep = "yes"
-        table.add_row(
-            r.policy,
-            r.executor,
-            ", ".join(r.verifiers) or "-",
-            r.source or "-",
-            f"{t.network_ms:,.0f}",
-            f"{t.queue_ms:,.0f}",
-            f"{t.cold_start_ms:,.0f}",
-            f"{t.service_ms:,.0f}",
-            f"{t.verification_ms:,.0f}",
-            f"{t.total_ms:,.0f}",
-            "-" if r.slo_ms is None else ("met" if r.meets_slo else "MISSED"),
-            f"{r.price_usd:.6f}",
-            indep,
-        )
+            return "-"
+        if not r.degraded:
+            return "yes"
+        return f"NO ({len(shared)} shared)" if shared else "NO (too few)"
+
+    rows: list[tuple[str, Callable[[Route], str]]] = [
+        ("executor", lambda r: r.executor),
+        ("verifiers", lambda r: ", ".join(r.verifiers) or "-"),
+        ("model source", lambda r: r.source or "-"),
+        ("network ms", lambda r: f"{r.time.network_ms:,.0f}"),
+        ("queue ms", lambda r: f"{r.time.queue_ms:,.0f}"),
+        ("cold start ms", lambda r: f"{r.time.cold_start_ms:,.0f}"),
+        ("service ms", lambda r: f"{r.time.service_ms:,.0f}"),
+        ("verification ms", lambda r: f"{r.time.verification_ms:,.0f}"),
+        ("total ms", lambda r: f"{r.time.total_ms:,.0f}"),
+        ("SLO", lambda r: "-" if r.slo_ms is None else ("met" if r.meets_slo else "MISSED")),
+        ("USD/request", lambda r: f"{r.price_usd:.6f}"),
+        ("independent", indep),
+    ]
+    for label, fn in rows:
+        table.add_row(label, *(fn(r) for r in routes))
     console.print(table)
 
 
