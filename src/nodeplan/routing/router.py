@@ -106,32 +106,32 @@ def route_batch(requests: Iterable[Request], state: RouterState, *, commit: bool
     service vectors live in ``state`` and are updated entry by entry as routes are committed.
     Route objects are built on access (:class:`RouteBatch`).
 
-    A request that cannot be routed raises :class:`NoRouteError` naming its position; the routes
-    before it have already changed ``state``.
+    Policy names are all checked before routing starts. A request that cannot be routed raises
+    :class:`NoRouteError` (or :class:`RoutingError` for an unsupported mode) naming its position; the
+    routes before it have already changed ``state``, exactly as one-by-one routing would.
     """
     reqs = list(requests)
     for pos, r in enumerate(reqs):
         if not isinstance(r, Request):
             raise RoutingError(f"requests[{pos}]: expected a Request (got {type(r).__name__})")
     policies: dict[str, RoutingPolicy] = {}
+    for r in reqs:
+        if r.policy not in policies:
+            policies[r.policy] = get_policy(r.policy)
     decisions: list[_Decision] = []
+    append = decisions.append
     block = max(1, _BATCH_CELLS // max(state.n_nodes, 1))
-    start = 0
-    while start < len(reqs):
+    for start in range(0, len(reqs), block):
         chunk = reqs[start : start + block]
         where: dict[tuple[float, float], int] = {}
-        for r in chunk:
-            where.setdefault((r.lat, r.lon), len(where))
+        slots = [where.setdefault((r.lat, r.lon), len(where)) for r in chunk]
         rows = state.rtt_rows_ms([p[0] for p in where], [p[1] for p in where])
-        for pos, r in enumerate(chunk, start):
-            policy = policies.get(r.policy)
-            if policy is None:
-                policy = policies[r.policy] = get_policy(r.policy)
-            try:
-                decisions.append(_decide(r, state, rows[where[(r.lat, r.lon)]], policy, commit))
-            except NoRouteError as exc:
-                raise NoRouteError(f"requests[{pos}]: {exc}") from None
-        start += block
+        row_views = list(rows)  # one view per distinct position, reused by every request from there
+        try:
+            for r, slot in zip(chunk, slots, strict=True):
+                append(_decide(r, state, row_views[slot], policies[r.policy], commit))
+        except (NoRouteError, RoutingError) as exc:
+            raise type(exc)(f"requests[{len(decisions)}]: {exc}") from None
     return RouteBatch(decisions, state)
 
 
