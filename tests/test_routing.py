@@ -454,3 +454,13 @@ def test_to_dict_is_json_ready() -> None:
     parts = d["time_ms"]
     assert parts["total"] == pytest.approx(sum(v for k, v in parts.items() if k != "total"))
     assert d["independence"]["compliant"] is True
+
+
+def test_state_copy_is_independent_and_replays_the_same_random_draws() -> None:
+    sc = Scenario(nodes=tuple(_node(f"n{i}", PARIS, warm_models=("tiny",)) for i in range(6)), models=(TINY,))
+    st = RouterState.from_scenario(sc, seed=11)
+    twin = st.copy()
+    a = [route(Request("tiny", *PARIS, policy="random"), st).executor for _ in range(5)]
+    assert all(twin.in_flight_of(f"n{i}") == 0 for i in range(6))
+    b = [route(Request("tiny", *PARIS, policy="random"), twin).executor for _ in range(5)]
+    assert a == b
