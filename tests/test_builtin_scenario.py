@@ -76,9 +76,14 @@ def test_models_sizes_from_published_facts(og: Scenario) -> None:
 def test_all_roles_and_concentrations(og: Scenario) -> None:
     for role in Role:
         assert any(role in n.roles for n in og.nodes), role
-    tee = [n for n in og.nodes if VerificationMode.TEE in n.verification_modes]
+    tee = [n for n in og.nodes if VerificationMode.TEE in n.verification_modes and Role.EXECUTION in n.roles]
     assert len(tee) >= 10
-    assert {n.provider for n in tee} == {"aws"}  # Nitro attestation: every TEE on AWS
+    assert {n.provider for n in tee} == {"aws"}  # Nitro attestation: every TEE executor on AWS
+    assert {n.tee_vendor for n in tee} == {"aws-nitro"}
+    # Attestations are checked by full nodes (validators), which do not run models [NET].
+    checkers = [n for n in og.nodes if VerificationMode.TEE in n.verification_modes and Role.EXECUTION not in n.roles]
+    assert checkers
+    assert all(Role.COORDINATION in n.roles and n.capacity == 0 for n in checkers)
     assert {n.tee_vendor for n in tee} == {"aws-nitro"}
     assert len({n.provider_region for n in tee}) >= 5
     vals = [n for n in og.nodes if Role.COORDINATION in n.roles]
