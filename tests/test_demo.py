@@ -68,9 +68,11 @@ def test_dominant_provider_failure(findings: DemoFindings) -> None:
     assert row.stake_lost > 1 / 3
     assert row.quorum is False  # CometBFT halts when more than 1/3 of voting power is gone
     base = findings.audit.baseline
-    assert row.demand_served is not None and base.demand_served is not None
+    assert row.demand_served is not None
+    assert base.demand_served is not None
     assert row.demand_served < base.demand_served
-    assert row.verified is not None and base.verified is not None
+    assert row.verified is not None
+    assert base.verified is not None
     assert row.verified < base.verified
 
 
