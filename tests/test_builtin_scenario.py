@@ -81,7 +81,9 @@ def test_all_roles_and_concentrations(og: Scenario) -> None:
     assert {n.provider for n in tee} == {"aws"}  # Nitro attestation: every TEE executor on AWS
     assert {n.tee_vendor for n in tee} == {"aws-nitro"}
     # Attestations are checked by full nodes (validators), which do not run models [NET].
-    checkers = [n for n in og.nodes if VerificationMode.TEE in n.verification_modes and Role.EXECUTION not in n.roles]
+    checkers = [
+        n for n in og.nodes if VerificationMode.TEE in n.verification_modes and Role.EXECUTION not in n.roles
+    ]
     assert checkers
     assert all(Role.COORDINATION in n.roles and n.capacity == 0 for n in checkers)
     assert {n.tee_vendor for n in tee} == {"aws-nitro"}
