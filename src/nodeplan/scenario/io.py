@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 BUILTIN_SCENARIOS: tuple[str, ...] = ("opengradient",)
 
 
-def _loc(err: dict[str, Any]) -> str:
+def _loc(err: Mapping[str, Any]) -> str:
     ctx_err = (err.get("ctx") or {}).get("error")
     own = getattr(ctx_err, "loc", None)
     if own:

@@ -105,7 +105,7 @@ class ProviderMap:
         table = self.asn_to_provider
         out: list[str | None] = []
         for asn, org in zip(asns, orgs, strict=True):
-            prov = table.get(asn) if asn else None  # type: ignore[arg-type]
+            prov = table.get(asn) if asn else None
             out.append(prov if prov is not None else self.of_org(org))
         return out
 
