@@ -123,40 +123,25 @@ def _try(req: Request, state: RouterState) -> Route | None:
         return None
 
 
-def _warm_far(scenario: Scenario, state: RouterState, model: Model) -> WarmVersusNear | None:
-    """First source (by weight) where the nearest node is cold and a farther warm node is faster."""
+def _contrast(
+    scenario: Scenario, state: RouterState, model: Model, other_policy: str, best_warm: bool
+) -> WarmVersusNear | None:
+    """First source (by weight) where nodeplan's choice beats ``other_policy``'s on time.
+
+    ``best_warm=True`` (warm beats near): nodeplan's executor is warm and farther, the other is cold.
+    ``best_warm=False`` (the reverse): nodeplan's executor is cold and nearer, the other is warm.
+    """
     for src in sorted(scenario.sources, key=lambda s: -s.weight):
         best = _try(_request(model.id, src, "nodeplan"), state)
-        near = _try(_request(model.id, src, "nearest"), state)
-        if best is None or near is None or best.executor == near.executor:
+        other = _try(_request(model.id, src, other_policy), state)
+        if best is None or other is None or best.executor == other.executor:
             continue
-        if (
-            near.time.cold_start_ms > 0
-            and best.time.cold_start_ms == 0
-            and best.time.total_ms < near.time.total_ms
-        ):
-            return WarmVersusNear(
-                model, src, best, near, "nearest", _km(best, state, src), _km(near, state, src)
-            )
-    return None
-
-
-def _cold_near(scenario: Scenario, state: RouterState, model: Model) -> WarmVersusNear | None:
-    """First source where nodeplan's choice is cold and nearer, and beats the warm choice of Petals-style
-    routing (fixed +10 s penalty for a missing cache)."""
-    for src in sorted(scenario.sources, key=lambda s: -s.weight):
-        best = _try(_request(model.id, src, "nodeplan"), state)
-        warm = _try(_request(model.id, src, "latency-only"), state)
-        if best is None or warm is None or best.executor == warm.executor:
+        warm, cold = (best, other) if best_warm else (other, best)
+        if warm.time.cold_start_ms > 0 or cold.time.cold_start_ms <= 0:
             continue
-        if (
-            best.time.cold_start_ms > 0
-            and warm.time.cold_start_ms == 0
-            and best.time.total_ms < warm.time.total_ms
-        ):
-            bk, wk = _km(best, state, src), _km(warm, state, src)
-            if bk < wk:
-                return WarmVersusNear(model, src, best, warm, "latency-only", bk, wk)
+        bk, ok = _km(best, state, src), _km(other, state, src)
+        if best.time.total_ms < other.time.total_ms and (bk > ok) == best_warm:
+            return WarmVersusNear(model, src, best, other, other_policy, bk, ok)
     return None
 
 
@@ -189,12 +174,12 @@ def demo_findings(scenario: Scenario, *, seed: int = 0) -> DemoFindings:
     by_size = sorted(scenario.models, key=lambda m: m.size_bytes)
     warm_far = None
     for m in reversed(by_size):  # largest model that shows the effect
-        warm_far = _warm_far(scenario, state, m)
+        warm_far = _contrast(scenario, state, m, "nearest", best_warm=True)
         if warm_far is not None:
             break
     cold_near = None
     for m in by_size:  # smallest model that shows the reverse
-        cold_near = _cold_near(scenario, state, m)
+        cold_near = _contrast(scenario, state, m, "latency-only", best_warm=False)
         if cold_near is not None:
             break
     audit = audit_scenario(scenario, "count", roles=(ALL_ROLES, *[r.value for r in Role]))
