@@ -15,6 +15,8 @@ Each finding is searched for, not assumed: when a scenario does not exhibit a cl
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from nodeplan.exceptions import NoRouteError, ScenarioError
@@ -36,7 +38,7 @@ __all__ = [
 EFFECTIVE_DIMS: tuple[str, ...] = ("provider", "asn", "operator", "tee_vendor")
 
 #: (label, policy) of claim 4, in display order. ``demo-fastest`` and ``demo-most-independent`` are
-#: weighted policies registered on first use (see :func:`_ensure_policies`).
+#: weighted policies registered only while the demo routes (see :func:`_choice_policies`).
 CHOICE_POLICIES: tuple[tuple[str, str], ...] = (
     ("fastest", "demo-fastest"),
     ("nodeplan", "nodeplan"),
@@ -85,24 +87,32 @@ class DemoFindings:
     choice_source: DemandSource | None
 
 
-def _ensure_policies() -> None:
-    if "demo-fastest" not in POLICIES:
-        register_policy(
-            weighted_policy(
-                "demo-fastest",
-                {"time": 1.0},
-                enforce_independence=False,
-                description="least expected time, independence ignored",
-            )
-        )
-    if "demo-most-independent" not in POLICIES:
-        register_policy(
-            weighted_policy(
-                "demo-most-independent",
-                {"independence": 1e6, "time": 1.0},
-                description="least shared domains first, then time",
-            )
-        )
+@contextmanager
+def _choice_policies() -> Iterator[None]:
+    """Register the two demo-only weighted policies for the duration of the block, then remove them
+    (the global registry is left as it was)."""
+    added = []
+    for policy in (
+        weighted_policy(
+            "demo-fastest",
+            {"time": 1.0},
+            enforce_independence=False,
+            description="least expected time, independence ignored",
+        ),
+        weighted_policy(
+            "demo-most-independent",
+            {"independence": 1e6, "time": 1.0},
+            description="least shared domains first, then time",
+        ),
+    ):
+        if policy.name not in POLICIES:
+            register_policy(policy)
+            added.append(policy.name)
+    try:
+        yield
+    finally:
+        for name in added:
+            POLICIES.pop(name, None)
 
 
 def _km(r: Route, state: RouterState, src: DemandSource) -> float:
@@ -153,16 +163,18 @@ def _choices(
         return (), None, None
     d = max(verified, key=lambda x: x.rate_rps)
     src = max(scenario.sources, key=lambda s: s.weight)
-    _ensure_policies()
     out: list[Choice] = []
     base = Request(d.model, src.lat, src.lon, d.verification, d.verifiers, slo_ms=d.slo_ms)
-    for label, policy in CHOICE_POLICIES:
-        req = Request(base.model, base.lat, base.lon, base.verification, base.verifiers, base.slo_ms, policy)
-        r = _try(req, state)
-        if r is None:
-            continue
-        shared = tuple(sorted({dim for p in r.independence.pairs for dim in p.shared}))
-        out.append(Choice(label, r, shared))
+    with _choice_policies():
+        for label, policy in CHOICE_POLICIES:
+            req = Request(
+                base.model, base.lat, base.lon, base.verification, base.verifiers, base.slo_ms, policy
+            )
+            r = _try(req, state)
+            if r is None:
+                continue
+            shared = tuple(sorted({dim for p in r.independence.pairs for dim in p.shared}))
+            out.append(Choice(label, r, shared))
     return tuple(out), base, src
 
 

@@ -13,6 +13,21 @@ Conventions chosen here (and documented in ``docs/audit.md``):
   the entropy in nats).
 * Functions return ``None`` where the EDI returns "none" (all weights zero, no entities).
 
+Edge cases, as the EDI code handles them (each function's docstring repeats its own):
+
+=================  ==========================================================================================
+ties               Nakamoto / tau: equal entities are interchangeable, so ties never change the count; the
+                   ``top`` list of :func:`measure_distribution` breaks ties by input order (stable sort).
+zero weights       ignored by entities, Nakamoto, HHI, entropy and concentration ratios; **counted** in the
+                   ``n`` of Gini and Theil (a member with no stake makes the distribution more unequal).
+single entity      Nakamoto 1 (at any threshold), HHI 10000, entropy 0 bits, normalised entropy 0, both
+                   effective numbers 1, Gini 0, Theil 0, top-1 share 1.
+no weight at all   ``None`` for every measure except Theil of ``[]`` (0, EDI) and concentration ratios (0).
+unknown values     never dropped: :func:`measure_distribution` reports their weight share
+                   (``unknown_share``) whatever the :class:`UnknownPolicy`, and by default (``entity``, the
+                   EDI's treatment of ``Unknown``) pools them into one entity named ``unknown``.
+=================  ==========================================================================================
+
 :func:`measure_distribution` computes all of them at once for one (dimension, role, weight) cut;
 :func:`entity_weights` builds the per-entity weights from integer codes with ``np.bincount``.
 """
@@ -104,6 +119,9 @@ def tau_index(w: ArrayLike, threshold: float) -> int | None:
 def nakamoto(w: ArrayLike, threshold: float = 0.5) -> int | None:
     """Nakamoto coefficient: :func:`tau_index` at 0.5 (or at :data:`BFT_THRESHOLD` for BFT).
 
+    Zero weights never count; ties do not change the count; one entity gives 1; ``None`` when ``Σw = 0``
+    or there are no entities (EDI).
+
     >>> nakamoto([3, 2, 1]), nakamoto([3, 2, 1, 1, 1, 1]), nakamoto([1]), nakamoto([0, 0])
     (1, 2, 1, None)
     """
@@ -113,7 +131,8 @@ def nakamoto(w: ArrayLike, threshold: float = 0.5) -> int | None:
 def hhi(w: ArrayLike) -> float | None:
     """Herfindahl-Hirschman index ``Σ (100·p_i)²`` in ``(0, 10000]``; ``None`` when ``Σw = 0``.
 
-    Antitrust bands: below 1500 unconcentrated, 1500-2500 moderate, above 2500 high.
+    Antitrust bands: below 1500 unconcentrated, 1500-2500 moderate, above 2500 high. Zero weights add
+    nothing; one entity gives 10000; ``n`` equal entities give ``10000 / n``.
 
     >>> hhi([1] * 10), hhi([8, 6, 3, 3]), hhi([2, 2]), hhi([1])
     (1000.0, 2950.0, 5000.0, 10000.0)
@@ -128,6 +147,8 @@ def hhi(w: ArrayLike) -> float | None:
 
 def effective_entities_hhi(w: ArrayLike) -> float | None:
     """Effective number of entities ``1 / Σ p_i²`` (= ``10000 / HHI``).
+
+    Zero weights are ignored; one entity gives 1, ``n`` equal entities ``n``; ``None`` when ``Σw = 0``.
 
     >>> effective_entities_hhi([1, 1, 1, 1]), effective_entities_hhi([8, 6, 3, 3])
     (4.0, 3.389830508474576)
@@ -180,6 +201,8 @@ def entropy_percentage(w: ArrayLike) -> float | None:
 def effective_entities_entropy(w: ArrayLike) -> float | None:
     """Effective number of entities ``2**H`` (Shannon entropy in bits; equals ``exp`` of it in nats).
 
+    Zero weights are ignored; one entity gives 1, ``n`` equal entities ``n``; ``None`` when ``Σw = 0``.
+
     >>> effective_entities_entropy([5, 5, 5, 5])
     4.0
     """
@@ -208,7 +231,8 @@ def gini(w: ArrayLike) -> float | None:
         return None
     n = a.size
     i = np.arange(1, n + 1, dtype=float)
-    return float(np.sum((2.0 * i - n - 1.0) * np.sort(a)) / (n * total))
+    # Equal weights give exactly 0 in exact arithmetic; summation error can leave -1e-17: clamp.
+    return max(0.0, float(np.sum((2.0 * i - n - 1.0) * np.sort(a)) / (n * total)))
 
 
 def theil(w: ArrayLike) -> float | None:
@@ -229,7 +253,8 @@ def theil(w: ArrayLike) -> float | None:
         return None
     x = a / (total / a.size)
     x = x[x > 0]
-    return float(np.sum(x * np.log(x)) / a.size) + 0.0
+    # Non-negative by Jensen's inequality; clamp the -1e-17 that rounding leaves for equal weights.
+    return max(0.0, float(np.sum(x * np.log(x)) / a.size))
 
 
 def concentration_ratio(w: ArrayLike, k: int) -> float:
