@@ -329,3 +329,76 @@ def test_first_word_clustering_merges_organisations():
 def test_bad_options_raise_one_line_errors(kwargs, message):
     with pytest.raises(ScenarioError, match=message.replace("(", r"\(").replace(")", r"\)")):
         audit_scenario(Scenario.model_validate(NET_A), **kwargs)
+
+
+# --- weights chosen by the user, baseline dominance, providers derived from the ASN ---------------------
+
+
+def test_capacity_weight_hand_computed():
+    # execution slots: e1 2 (A), e2 1 (A), e3 1 (B); storage and coordination nodes have 1 slot each by
+    # default but are not executors, so the execution cut sees A 3/4, B 1/4.
+    res = audit_scenario(Scenario.model_validate(NET_A), "capacity", roles=("execution",), rtt=FLAT_RTT)
+    m = res.measure("provider", "execution")
+    assert dict(m.top) == {"A": pytest.approx(0.75), "B": pytest.approx(0.25)}
+    assert m.hhi == pytest.approx(75**2 + 25**2)
+    assert m.total_weight == pytest.approx(4.0)
+
+
+def test_baseline_dominant_domains_explain_quorum_lost(audit_a):
+    # live stake A 40, B 35, C 25: A and B each hold a third or more with nothing failed
+    dom = [(d, v, round(s, 6)) for d, v, s in audit_a.baseline_dominant if d == "provider"]
+    assert dom == [("provider", "A", 0.4), ("provider", "B", 0.35)]
+    assert audit_a.to_dict()["baseline"]["dominant"][0] == {
+        "dimension": "provider",
+        "value": "A",
+        "share": 0.4,
+    }
+
+
+NET_D = {
+    "name": "net-d",
+    "nodes": [
+        {"id": "h1", "lat": 50, "lon": 12, "roles": ["execution"], "asn": 24940},  # Hetzner's ASN
+        {"id": "h2", "lat": 60, "lon": 25, "roles": ["execution"], "asn": 24940},
+        {"id": "a1", "lat": 39, "lon": -77, "roles": ["execution"], "asn": 16509},  # AWS
+        {"id": "x1", "lat": 0, "lon": 0, "roles": ["execution"], "asn": 64512},  # private ASN: no provider
+        # given provider wins over the ASN table
+        {"id": "c1", "lat": 0, "lon": 0, "roles": ["execution"], "asn": 24940, "provider": "my-colo"},
+        # provider implied by the data center (seen as OVH's on o1) wins over the ASN
+        {"id": "o1", "lat": 48, "lon": 2, "roles": ["execution"], "data_center": "dc9", "provider": "ovh"},
+        {"id": "o2", "lat": 48, "lon": 2, "roles": ["execution"], "data_center": "dc9", "asn": 16509},
+    ],
+}
+
+
+def test_scenario_provider_derived_from_asn_and_reported(capsys):
+    from nodeplan.report.tables import print_audit
+
+    res = audit_scenario(Scenario.model_validate(NET_D), rtt=FLAT_RTT)
+    assert res.derived_providers == (("hetzner", 2), ("aws", 1))
+    m = res.measure("provider")
+    assert dict(m.top) == {
+        "hetzner": pytest.approx(2 / 7),
+        "aws": pytest.approx(1 / 7),
+        "my-colo": pytest.approx(1 / 7),
+        "ovh": pytest.approx(2 / 7),
+        "unknown": pytest.approx(1 / 7),
+    }
+    assert _row(res, "provider", "hetzner").nodes == 2
+    assert res.to_dict()["derived_providers"] == [
+        {"provider": "hetzner", "nodes": 2},
+        {"provider": "aws", "nodes": 1},
+    ]
+    from rich.console import Console
+
+    console = Console(width=100, record=True)
+    print_audit(res, console)
+    assert "provider derived from ASN for 3 nodes (hetzner 2, aws 1)" in " ".join(
+        console.export_text().split()
+    )
+
+
+def test_provider_derivation_can_be_turned_off():
+    res = audit_scenario(Scenario.model_validate(NET_D), rtt=FLAT_RTT, derive_providers=False)
+    assert res.derived_providers == ()
+    assert res.measure("provider").unknown_share == pytest.approx(4 / 7)

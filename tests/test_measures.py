@@ -177,6 +177,26 @@ def test_single_entity_and_zero_weight_member():
     assert m.gini == 0.5  # the zero-stake member counts in n
 
 
+def test_single_entity_edge_cases_as_documented():
+    # module docstring: Nakamoto 1, HHI 10000, entropy 0, normalised 0, effective numbers 1, Gini 0, Theil 0
+    m = measure_distribution(("only",), np.array([0.0, 7.0]), np.array([0, 3]))
+    assert (m.nakamoto_50, m.nakamoto_33, m.hhi, m.entropy_bits, m.entropy_norm) == (1, 1, 10000.0, 0.0, 0.0)
+    assert (m.effective_hhi, m.effective_entropy, m.gini, m.theil, m.top1_share) == (1.0, 1.0, 0.0, 0.0, 1.0)
+
+
+def test_no_weight_at_all_gives_none_not_zero():
+    m = measure_distribution(("a", "b"), np.array([0.0, 0.0, 0.0]), np.array([0, 1, 1]))
+    assert (m.nakamoto_50, m.hhi, m.entropy_bits, m.effective_hhi, m.gini) == (None, None, None, None, None)
+    assert (m.top1_share, m.unknown_share) == (0.0, 0.0)
+
+
+def test_ties_do_not_change_the_count():
+    # 4 equal entities: any 2 reach 50%, any 2 reach 1/3 (25% < 1/3 <= 50%); order of the ties is irrelevant
+    assert nakamoto([5, 5, 5, 5]) == 2
+    assert nakamoto([5, 5, 5, 5], BFT_THRESHOLD) == 2
+    assert nakamoto([2, 5, 5, 1], 0.5) == 2  # 5/13 < 50% <= 10/13
+
+
 # --- properties ------------------------------------------------------------------------------------------
 
 weights_st = st.lists(

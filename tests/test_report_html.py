@@ -41,7 +41,7 @@ def test_cli_writes_html_and_json(tmp_path, capsys):
     out = tmp_path / "og.html"
     assert main(["audit", "--json", "--html", str(out)]) == 0
     assert out.stat().st_size > 1_000_000  # plotly.js alone is ~4.8 MB
-    assert '"schema_version": "1.0"' in capsys.readouterr().out
+    assert '"schema_version": "1.1"' in capsys.readouterr().out
 
 
 def test_cli_bad_arguments_exit_2(capsys):

@@ -11,7 +11,9 @@ looks at the **live** nodes (status ``up``) and reports:
 * a one-sentence headline contrasting the two.
 
 Dimensions that no node has a value for (e.g. ``tee_vendor`` in a list of Ethereum nodes) are listed in
-``AuditResult.empty_dimensions`` and not measured.
+``AuditResult.empty_dimensions`` and not measured. Where a node has an ASN but no provider (and its data
+center does not imply one), the provider is derived from the ASN with the mapping shipped in
+:mod:`nodeplan.scenario.providers`; ``AuditResult.derived_providers`` says for how many nodes.
 """
 
 from __future__ import annotations
@@ -28,8 +30,14 @@ from numpy.typing import NDArray
 from nodeplan.exceptions import ScenarioError
 from nodeplan.latency.rtt import RttModel, default_rtt_model
 from nodeplan.metrics.failure import FailureRow, Outcome, failure_table
-from nodeplan.metrics.graph import DomainSummary, complete_codes, independent_domains
+from nodeplan.metrics.graph import (
+    DomainSummary,
+    complete_codes,
+    fill_providers_from_asn,
+    independent_domains,
+)
 from nodeplan.metrics.measures import (
+    BFT_THRESHOLD,
     DistributionMeasures,
     UnknownPolicy,
     entity_weights,
@@ -53,6 +61,8 @@ class Weight(StrEnum):
     STAKE = "stake"
 
 
+_THIRD = BFT_THRESHOLD - 1e-12  # the failure table's tolerance
+
 _NOUN = {Weight.COUNT: "nodes", Weight.CAPACITY: "capacity", Weight.STAKE: "stake"}
 
 
@@ -70,6 +80,10 @@ class AuditResult:
     """Everything ``nodeplan audit`` reports; ``to_json()`` gives the versioned JSON (docs/audit.md).
 
     ``failure_rows`` are sorted by harm (worst first); ``baseline`` is the demand outcome with no failure.
+    ``baseline_dominant`` lists ``(dimension, value, share)`` for every domain that holds 1/3 or more of the
+    live coordination stake with no failure (so every failure row of that dimension that leaves it alive
+    reports quorum ``False``). ``derived_providers`` lists ``(provider, nodes)`` for providers derived from
+    the ASN because the scenario did not give one.
     """
 
     scenario: str
@@ -85,6 +99,8 @@ class AuditResult:
     clustered_dimensions: tuple[str, ...]
     baseline: Outcome
     failure_rows: tuple[FailureRow, ...]
+    baseline_dominant: tuple[tuple[str, str, float], ...] = ()
+    derived_providers: tuple[tuple[str, int], ...] = ()
 
     def measure(self, dimension: str, role: str = ALL_ROLES) -> DistributionMeasures:
         """The measures of ``dimension`` for ``role``; raises ``KeyError`` naming them when absent."""
@@ -111,7 +127,11 @@ class AuditResult:
             "baseline": {
                 "demand_served": _r(self.baseline.demand_served),
                 "verified": _r(self.baseline.verified),
+                "dominant": [
+                    {"dimension": d, "value": v, "share": _r(s)} for d, v, s in self.baseline_dominant
+                ],
             },
+            "derived_providers": [{"provider": p, "nodes": n} for p, n in self.derived_providers],
             "failure_rows": [_row_dict(r) for r in self.failure_rows],
         }
 
@@ -239,6 +259,24 @@ def _role_masks(arrays: ScenarioArrays, roles: tuple[str, ...] | None) -> dict[s
     return masks
 
 
+def _dominant(
+    arrays: ScenarioArrays, codes: NDArray[np.int32], dims: tuple[str, ...]
+) -> tuple[tuple[str, str, float], ...]:
+    """Domains holding at least 1/3 of the live coordination stake with no failure, largest first."""
+    live = arrays.up & arrays.role(Role.COORDINATION)
+    stake = arrays.stake.astype(float)
+    total = float(stake[live].sum())
+    if total <= 0:
+        return ()
+    out: list[tuple[str, str, float]] = []
+    for dim in dims:
+        k = arrays.dim_index(dim)
+        sel = live & (codes[:, k] >= 0)
+        share = np.bincount(codes[sel, k], weights=stake[sel], minlength=len(arrays.dim_values[k])) / total
+        out.extend((dim, arrays.dim_values[k][i], float(share[i])) for i in np.flatnonzero(share >= _THIRD))
+    return tuple(sorted(out, key=lambda x: -x[2]))
+
+
 def _fmt_share(x: float) -> str:
     return f"{100 * x:.0f}%" if x >= 0.1 else f"{100 * x:.1f}%"
 
@@ -304,6 +342,7 @@ def audit_scenario(
     rtt: RttModel | None = None,
     top_k: int = 10,
     arrays: ScenarioArrays | None = None,
+    derive_providers: bool = True,
 ) -> AuditResult:
     """Audit ``scenario``: measures, apparent vs effective domains, failure table and headline.
 
@@ -320,6 +359,8 @@ def audit_scenario(
     rtt : RTT model for the serving check (default: :func:`~nodeplan.latency.rtt.default_rtt_model`)
     top_k : largest entities listed per measure
     arrays : ``compile_scenario(scenario)`` when the caller already has it (saves its build time)
+    derive_providers : derive a missing provider from the node's ASN
+        (:func:`~nodeplan.metrics.graph.fill_providers_from_asn`); the result lists what was derived
 
     Raises
     ------
@@ -339,6 +380,9 @@ def audit_scenario(
     if cluster:
         arrays = cluster_first_word(arrays, tuple(cluster))
     codes = complete_codes(arrays)
+    derived: tuple[tuple[str, int], ...] = ()
+    if derive_providers:
+        arrays, codes, derived = fill_providers_from_asn(arrays, codes)
     weights = _weights(arrays, w_enum)
     masks = _role_masks(arrays, roles)
     has_data = [bool(np.any(codes[:, k] >= 0)) for k in range(len(arrays.dims))]
@@ -397,4 +441,6 @@ def audit_scenario(
         clustered_dimensions=tuple(cluster),
         baseline=base,
         failure_rows=rows,
+        baseline_dominant=_dominant(arrays, codes, tuple(fail_dims)),
+        derived_providers=derived,
     )

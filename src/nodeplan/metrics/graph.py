@@ -30,12 +30,13 @@ that no chain of shared dependencies links.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
 
 from nodeplan.scenario.arrays import ScenarioArrays
+from nodeplan.scenario.providers import ProviderMap, default_provider_map
 
 __all__ = [
     "HIERARCHY",
@@ -43,6 +44,7 @@ __all__ = [
     "ancestor_closure",
     "complete_codes",
     "component_labels",
+    "fill_providers_from_asn",
     "independent_domains",
     "shared_probability",
 ]
@@ -106,6 +108,68 @@ def complete_codes(arrays: ScenarioArrays) -> NDArray[np.int32]:
         idx = np.flatnonzero(fill)[ok]
         codes[idx, ai] = hi[cf[ok]].astype(np.int32)
     return codes
+
+
+def fill_providers_from_asn(
+    arrays: ScenarioArrays,
+    codes: NDArray[np.int32] | None = None,
+    mapping: ProviderMap | None = None,
+) -> tuple[ScenarioArrays, NDArray[np.int32], tuple[tuple[str, int], ...]]:
+    """Provider derived from the ASN (``nodeplan.scenario.providers``) where it is still unknown.
+
+    Runs after :func:`complete_codes`, so a provider given on the node, or implied by its data center, always
+    wins over the ASN table. An ASN the mapping does not list leaves the provider unknown (never guessed).
+    The new provider names join ``dim_values`` (kept sorted) and every provider code is remapped, in both
+    ``arrays.dim_codes`` (so a map coloured by provider sees them) and ``codes``.
+
+    Returns
+    -------
+    arrays, codes : the updated view and codes (the inputs when nothing was derived)
+    derived : ``(provider, nodes)`` for each derived provider, most nodes first
+
+    Examples
+    --------
+    >>> from nodeplan.scenario.arrays import compile_scenario
+    >>> from nodeplan.scenario.model import Node, Scenario
+    >>> nodes = [Node(id="a", lat=0, lon=0, roles={"storage"}, asn=24940),
+    ...          Node(id="b", lat=0, lon=0, roles={"storage"}, asn=64512),
+    ...          Node(id="c", lat=0, lon=0, roles={"storage"}, asn=16509, provider="my-colo")]
+    >>> a, codes, derived = fill_providers_from_asn(compile_scenario(Scenario(nodes=nodes)))
+    >>> derived, a.dim_values[a.dim_index("provider")], codes[:, a.dim_index("provider")].tolist()
+    ((('hetzner', 1),), ('hetzner', 'my-colo'), [0, -1, 1])
+    """
+    codes = arrays.dim_codes.copy() if codes is None else codes
+    if "provider" not in arrays.dims or "asn" not in arrays.dims:
+        return arrays, codes, ()
+    pk, ak = arrays.dim_index("provider"), arrays.dim_index("asn")
+    need = (codes[:, pk] < 0) & (codes[:, ak] >= 0)
+    if not need.any():
+        return arrays, codes, ()
+    table = mapping or default_provider_map()
+    asn_values = arrays.dim_values[ak]
+    wanted = np.unique(codes[need, ak])
+    by_code = {int(c): table.of_asn(int(asn_values[c])) for c in wanted}
+    found = {c: p for c, p in by_code.items() if p is not None}
+    if not found:
+        return arrays, codes, ()
+    old = arrays.dim_values[pk]
+    values = tuple(sorted(set(old) | set(found.values())))
+    index = {v: i for i, v in enumerate(values)}
+    remap = np.array([index[v] for v in old] + [-1], dtype=np.int32)  # last slot: code -1 stays -1
+    asn_to_new = np.full(len(asn_values), -1, dtype=np.int32)
+    for c, prov in found.items():
+        asn_to_new[c] = index[prov]
+    new_codes = codes.copy()
+    new_codes[:, pk] = remap[codes[:, pk]]
+    fill = need & (asn_to_new[np.maximum(codes[:, ak], 0)] >= 0)
+    new_codes[fill, pk] = asn_to_new[codes[fill, ak]]
+    dim_codes = arrays.dim_codes.copy()
+    dim_codes[:, pk] = remap[dim_codes[:, pk]]
+    dim_codes[fill, pk] = new_codes[fill, pk]
+    dim_values = tuple(values if k == pk else v for k, v in enumerate(arrays.dim_values))
+    counts = np.bincount(new_codes[fill, pk], minlength=len(values))
+    derived = tuple((values[i], int(counts[i])) for i in np.argsort(-counts, kind="stable") if counts[i] > 0)
+    return replace(arrays, dim_codes=dim_codes, dim_values=dim_values), new_codes, derived
 
 
 def component_labels(codes: NDArray[np.integer]) -> NDArray[np.int64]:
@@ -218,8 +282,8 @@ def independent_domains(
     :func:`ancestor_closure` here.
     """
     dims = ancestor_closure(dims, arrays.dims)
-    cols = [arrays.dim_index(d) for d in dims]
-    sub = codes[np.ix_(mask, cols)] if cols else np.empty((int(mask.sum()), 0), dtype=np.int32)
+    cols = np.array([arrays.dim_index(d) for d in dims], dtype=np.intp)
+    sub = codes[np.ix_(mask, cols)] if cols.size else np.empty((int(mask.sum()), 0), dtype=np.int32)
     w = weights[mask]
     total = float(w.sum())
     eff: float | None = None

@@ -12,7 +12,7 @@ from typing import Any
 __all__ = ["AUDIT_JSON_SCHEMA", "SCHEMA_VERSION"]
 
 #: Version of the audit JSON layout.
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: baseline.dominant, derived_providers
 
 _num = {"type": ["number", "null"]}
 _share = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
@@ -37,6 +37,7 @@ AUDIT_JSON_SCHEMA: dict[str, Any] = {
         "empty_dimensions",
         "clustered_dimensions",
         "baseline",
+        "derived_providers",
         "failure_rows",
     ],
     "additionalProperties": False,
@@ -53,8 +54,33 @@ AUDIT_JSON_SCHEMA: dict[str, Any] = {
         "clustered_dimensions": {"type": "array", "items": {"type": "string"}},
         "baseline": {
             "type": "object",
-            "required": ["demand_served", "verified"],
-            "properties": {"demand_served": _share, "verified": _share},
+            "required": ["demand_served", "verified", "dominant"],
+            "properties": {
+                "demand_served": _share,
+                "verified": _share,
+                "dominant": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["dimension", "value", "share"],
+                        "properties": {
+                            "dimension": {"type": "string"},
+                            "value": {"type": "string"},
+                            "share": {"type": "number", "minimum": 0.3333, "maximum": 1},
+                        },
+                    },
+                },
+            },
+        },
+        "derived_providers": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["provider", "nodes"],
+                "properties": {"provider": {"type": "string"}, "nodes": {"type": "integer", "minimum": 1}},
+            },
         },
         "summary": {
             "type": "array",

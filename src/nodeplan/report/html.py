@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs, get_plotlyjs_version
 
 from nodeplan.metrics.audit import ALL_ROLES, AuditResult
+from nodeplan.metrics.graph import fill_providers_from_asn
 from nodeplan.scenario.arrays import ScenarioArrays, compile_scenario
 from nodeplan.scenario.model import Scenario
 
@@ -208,6 +209,8 @@ def audit_figures(
 ) -> dict[str, go.Figure]:
     """The three figures of the report: ``map``, ``concentration`` and ``failures``."""
     a = compile_scenario(scenario) if arrays is None else arrays
+    if result.derived_providers:  # colour the map by the providers the audit derived from ASNs
+        a = fill_providers_from_asn(a)[0]
     main = role or (result.roles[0] if result.roles else ALL_ROLES)
     return {
         "map": _map_figure(a),
@@ -247,6 +250,14 @@ def _summary_html(result: AuditResult) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+def _derived_note(result: AuditResult) -> str:
+    if not result.derived_providers:
+        return ""
+    n = sum(k for _, k in result.derived_providers)
+    which = ", ".join(f"{html.escape(p)} {k}" for p, k in result.derived_providers)
+    return f" Provider derived from the ASN for {n} node(s): {which}."
+
+
 def render_html(
     result: AuditResult,
     scenario: Scenario,
@@ -282,7 +293,7 @@ def render_html(
         f"<script>{geo_assets_js()}</script>\n<script>{get_plotlyjs()}</script>\n</head><body>"
         f'<h1>{page_title}</h1><p class="headline">{html.escape(result.headline)}</p>'
         f"<p>Weight: {html.escape(result.weight.value)}; {result.live_nodes} of {result.nodes} nodes live; "
-        f"unknown values: {html.escape(result.unknown_policy.value)}.</p>"
+        f"unknown values: {html.escape(result.unknown_policy.value)}.{_derived_note(result)}</p>"
         f"{_summary_html(result)}\n{divs}\n</body></html>\n"
     )
 

@@ -146,6 +146,11 @@ def print_audit(
         notes.append(f"no data for: {', '.join(result.empty_dimensions)}")
     if result.clustered_dimensions:
         notes.append(f"clustered by first word: {', '.join(result.clustered_dimensions)}")
+    if result.derived_providers:
+        n = sum(k for _, k in result.derived_providers)
+        which = ", ".join(f"{p} {k}" for p, k in result.derived_providers[:5])
+        more = ", ..." if len(result.derived_providers) > 5 else ""
+        notes.append(f"provider derived from ASN for {n} node{'s' * (n != 1)} ({which}{more})")
     c.print(
         Group(
             Text(result.headline, style="bold"),
