@@ -61,6 +61,14 @@ def audit_cmd(
     html: Annotated[
         Path | None, typer.Option("--html", help="Also write a self-contained offline HTML report to FILE.")
     ] = None,
+    wide: Annotated[
+        bool | None,
+        typer.Option(
+            "--wide/--narrow",
+            help="All columns (Gini, Theil, 2^H, components, largest surviving stake, model names) or the "
+            "100-column layout with a legend; default: wide when the terminal has 150+ columns.",
+        ),
+    ] = None,
 ) -> None:
     """Measure how decentralized a network really is, and what each single provider/ASN/country failure does.
 
@@ -73,6 +81,8 @@ def audit_cmd(
       [bold]nodeplan audit --nodes solana_validators_epoch860.csv --preset solana --weight stake --html solana.html[/]
 
       [bold]nodeplan audit my-network.yaml --role verification --json > audit.json[/]
+
+      [bold]nodeplan audit --wide[/]  (every measure and column; needs ~150 columns)
     """
     if nodes is not None:
         if scenario is not None:
@@ -104,6 +114,6 @@ def audit_cmd(
     from nodeplan.report.tables import print_audit
 
     console = Console()
-    print_audit(result, console, limit=rows)
+    print_audit(result, console, limit=rows, wide=wide)
     if html is not None:
         console.print(f"HTML report written to {html}")

@@ -1,14 +1,35 @@
-"""Rich terminal tables of an audit: apparent vs effective summary, measures per dimension, failures."""
+"""Rich terminal tables of an audit: apparent vs effective summary, measures per dimension, failures.
+
+Two layouts. The default (**narrow**) fits a 100-column terminal: short headers stacked on two lines, the
+essential columns only, long names wrapped inside their cell, and one legend line under each table saying
+what the short headers mean. The **wide** layout (``nodeplan audit --wide``, or automatically when the
+terminal has at least :data:`WIDE_MIN_COLUMNS` columns) adds the remaining measures (``2^H``, normalised
+entropy, Gini, Theil), the connected components of the summary, and the largest surviving stake share and
+model names of the failure table.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from rich import box
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
 from nodeplan.metrics.audit import ALL_ROLES, AuditResult
 
-__all__ = ["failure_table_view", "measures_table", "print_audit", "summary_table"]
+__all__ = [
+    "WIDE_MIN_COLUMNS",
+    "failure_table_view",
+    "measures_table",
+    "print_audit",
+    "summary_table",
+]
+
+#: Terminal width from which ``print_audit`` uses the wide layout when not told.
+WIDE_MIN_COLUMNS = 150
+_NAME_MAX = 18  # widest a name column gets before its values wrap (narrow layout)
 
 
 def _pct(x: float | None) -> str:
@@ -19,127 +40,184 @@ def _num(x: float | None, nd: int = 1) -> str:
     return "–" if x is None else f"{x:.{nd}f}"
 
 
-def summary_table(result: AuditResult) -> Table:
+@dataclass(frozen=True)
+class _Col:
+    header: str
+    values: list[str]
+    text: bool = False  # a name column: left-aligned, may wrap; numbers never wrap
+
+
+def _table(title: str, cols: list[_Col], wide: bool) -> Table:
+    t = Table(
+        title=title,
+        title_justify="left",
+        min_width=None if wide else len(title),  # a narrow table is at least as wide as its title
+        box=box.HEAVY_HEAD if wide else box.SIMPLE_HEAD,
+        show_edge=wide,
+        pad_edge=wide,
+        padding=(0, 1),
+    )
+    for c in cols:
+        t.add_column(
+            c.header,
+            justify="left" if c.text else "right",
+            no_wrap=not c.text,
+            overflow="fold",
+            max_width=None if wide or not c.text else _NAME_MAX,
+        )
+    for i in range(len(cols[0].values) if cols else 0):
+        t.add_row(*(c.values[i] for c in cols))
+    return t
+
+
+def summary_table(result: AuditResult, *, wide: bool = False) -> Table:
     """Apparent (countries, locations) vs effective (independent domains, providers) spread per role."""
-    t = Table(title="Apparent vs effective decentralization", title_justify="left")
-    for col in (
-        "role",
-        "live nodes",
-        "countries",
-        "locations",
-        "eff. independent domains",
-        "eff. providers",
-        "largest provider",
-        "Nakamoto 1/3 (provider)",
-    ):
-        t.add_column(col, justify="left" if col == "role" else "right")
+    rows = []
     for s in result.summary:
         prov = next(
             (m.measures for m in result.measures if m.dimension == "provider" and m.role == s.role), None
         )
         known = [(n, x) for n, x in (prov.top if prov else ()) if not n.startswith("unknown")]
-        top = f"{known[0][0]} {_pct(known[0][1])}" if known else "–"
-        t.add_row(
-            s.role,
-            str(s.nodes),
-            str(s.countries),
-            str(s.locations),
-            _num(s.effective_domains),
-            _num(None if prov is None else prov.effective_hhi),
-            top,
-            "–" if prov is None or prov.nakamoto_33 is None else str(prov.nakamoto_33),
-        )
-    return t
+        rows.append((s, prov, f"{known[0][0]} {_pct(known[0][1])}" if known else "–"))
+    cols = [
+        _Col("role", [s.role for s, _, _ in rows], text=True),
+        _Col("live\nnodes", [str(s.nodes) for s, _, _ in rows]),
+        _Col("countries", [str(s.countries) for s, _, _ in rows]),
+        _Col("locations", [str(s.locations) for s, _, _ in rows]),
+        _Col("eff.\ndomains", [_num(s.effective_domains) for s, _, _ in rows]),
+        _Col("eff.\nproviders", [_num(None if p is None else p.effective_hhi) for _, p, _ in rows]),
+        _Col("largest\nprovider", [top for _, _, top in rows], text=True),
+        _Col(
+            "Nakamoto\n1/3 prov.",
+            ["–" if p is None or p.nakamoto_33 is None else str(p.nakamoto_33) for _, p, _ in rows],
+        ),
+    ]
+    if wide:
+        cols[4] = _Col("eff. independent\nfailure domains", cols[4].values)
+        cols += [
+            _Col("components", [str(s.components) for s, _, _ in rows]),
+            _Col("largest\ncomponent", [_pct(s.largest_component_share) for s, _, _ in rows]),
+            _Col("unknown", [_pct(s.unknown_share) for s, _, _ in rows]),
+        ]
+    return _table("Apparent vs effective decentralization", cols, wide)
 
 
-def measures_table(result: AuditResult, role: str = ALL_ROLES) -> Table:
-    """Every measure of every dimension for ``role`` (HHI on the 0..10000 scale; shares in %)."""
-    t = Table(
-        title=f"Concentration by dimension (role {role}, weight {result.weight.value})", title_justify="left"
-    )
-    for col in (
-        "dimension",
-        "entities",
-        "N 50%",
-        "N 1/3",
-        "HHI",
-        "eff 1/HHI",
-        "eff 2^H",
-        "H norm",
-        "Gini",
-        "Theil",
-        "top-1",
-        "top-3",
-        "unknown",
-    ):
-        t.add_column(col, justify="left" if col in ("dimension", "top-1") else "right")
-    for dm in result.measures:
-        if dm.role != role:
-            continue
-        m = dm.measures
-        top1 = "–" if not m.top else f"{m.top[0][0]} {_pct(m.top[0][1])}"
-        t.add_row(
-            dm.dimension,
-            str(m.entities),
-            str(m.nakamoto_50 or "–"),
-            str(m.nakamoto_33 or "–"),
-            _num(m.hhi, 0),
-            _num(m.effective_hhi),
-            _num(m.effective_entropy),
-            _num(m.entropy_norm, 2),
-            _num(m.gini, 2),
-            _num(m.theil, 2),
-            top1,
-            _pct(m.top3_share),
-            _pct(m.unknown_share),
-        )
-    return t
+def measures_table(result: AuditResult, role: str = ALL_ROLES, *, wide: bool = False) -> Table:
+    """The measures of every dimension for ``role`` (HHI on the 0..10000 scale; shares in %)."""
+    ms = [dm for dm in result.measures if dm.role == role]
+    m = [dm.measures for dm in ms]
+    cols = [
+        _Col("dimension", [dm.dimension for dm in ms], text=True),
+        _Col("entities", [str(x.entities) for x in m]),
+        _Col("N\n50%", [str(x.nakamoto_50 or "–") for x in m]),
+        _Col("N\n1/3", [str(x.nakamoto_33 or "–") for x in m]),
+        _Col("HHI", [_num(x.hhi, 0) for x in m]),
+        _Col("eff.\n1/HHI", [_num(x.effective_hhi) for x in m]),
+    ]
+    if wide:
+        cols += [
+            _Col("eff.\n2^H", [_num(x.effective_entropy) for x in m]),
+            _Col("H\nnorm", [_num(x.entropy_norm, 2) for x in m]),
+            _Col("Gini", [_num(x.gini, 2) for x in m]),
+            _Col("Theil", [_num(x.theil, 2) for x in m]),
+        ]
+    cols += [
+        _Col(
+            "largest\nentity", ["–" if not x.top else f"{x.top[0][0]} {_pct(x.top[0][1])}" for x in m], True
+        ),
+        _Col("top-3", [_pct(x.top3_share) for x in m]),
+        _Col("unknown", [_pct(x.unknown_share) for x in m]),
+    ]
+    return _table(f"Concentration by dimension (role {role}, weight {result.weight.value})", cols, wide)
 
 
-def failure_table_view(result: AuditResult, limit: int = 15) -> Table:
+def failure_table_view(result: AuditResult, limit: int = 15, *, wide: bool = False) -> Table:
     """The ``limit`` worst single-domain failures (columns without data are left out)."""
     rows = result.failure_rows[:limit]
     base = result.baseline
-    t = Table(
-        title=f"Single-domain failures, worst {len(rows)} of {len(result.failure_rows)} by harm",
-        title_justify="left",
-    )
-    cols: list[tuple[str, list[str]]] = [
-        ("dimension", [r.dimension for r in rows]),
-        ("value", [r.value for r in rows]),
-        ("nodes", [str(r.nodes) for r in rows]),
-        (f"{result.weight.value} lost", [_pct(r.share_lost) for r in rows]),
+    weight = result.weight.value
+    cols = [
+        _Col("dimension", [r.dimension for r in rows], text=True),
+        _Col("value", [r.value for r in rows], text=True),
+        _Col("nodes", [str(r.nodes) for r in rows]),
     ]
-    if any(r.capacity_lost for r in result.failure_rows) and result.weight.value != "capacity":
-        cols.append(("capacity lost", [_pct(r.capacity_lost) for r in rows]))
-    if any(r.stake_lost for r in result.failure_rows) and result.weight.value != "stake":
-        cols.append(("stake lost", [_pct(r.stake_lost) for r in rows]))
+    has_capacity = any(r.capacity_lost for r in result.failure_rows)
+    # narrow: with a count weight and a capacity column, the node count already says what is lost
+    if wide or weight != "count" or not has_capacity:
+        cols.append(_Col(f"{weight}\nlost", [_pct(r.share_lost) for r in rows]))
+    if has_capacity and weight != "capacity":
+        cols.append(_Col("capacity\nlost", [_pct(r.capacity_lost) for r in rows]))
+    if any(r.stake_lost for r in result.failure_rows) and weight != "stake":
+        cols.append(_Col("stake\nlost", [_pct(r.stake_lost) for r in rows]))
     if base.demand_served is not None:
-        cols.append(
-            (f"served in SLO (base {_pct(base.demand_served)})", [_pct(r.demand_served) for r in rows])
-        )
+        head = "served in SLO\n(base {})" if wide else "served\n{}"
+        cols.append(_Col(head.format(_pct(base.demand_served)), [_pct(r.demand_served) for r in rows]))
     if base.verified is not None:
-        cols.append((f"indep. verified (base {_pct(base.verified)})", [_pct(r.verified) for r in rows]))
+        head = "indep. verified\n(base {})" if wide else "verified\n{}"
+        cols.append(_Col(head.format(_pct(base.verified)), [_pct(r.verified) for r in rows]))
     if any(r.models_unreplicated for r in result.failure_rows):
-        cols.append(("models w/o replica", [", ".join(r.models_unreplicated) or "–" for r in rows]))
+        if wide:
+            models = [", ".join(r.models_unreplicated) or "–" for r in rows]
+            cols.append(_Col("models without\na replica", models, text=True))
+        else:
+            cols.append(_Col("no\nreplica", [str(len(r.models_unreplicated) or "–") for r in rows]))
     if any(r.quorum is not None for r in rows):
-        cols.append(("quorum", ["–" if r.quorum is None else ("kept" if r.quorum else "LOST") for r in rows]))
-        cols.append(("largest surviving", [_pct(r.largest_surviving_share) for r in rows]))
-    cols.append(("harm", [f"{r.harm:.2f}" for r in rows]))
-    for name, _ in cols:
-        t.add_column(
-            name, justify="left" if name in ("dimension", "value", "models w/o replica") else "right"
+        cols.append(
+            _Col("quorum", ["–" if r.quorum is None else ("kept" if r.quorum else "LOST") for r in rows])
         )
-    for i in range(len(rows)):
-        t.add_row(*(vals[i] for _, vals in cols))
-    return t
+        if wide:
+            cols.append(_Col("largest\nsurviving", [_pct(r.largest_surviving_share) for r in rows]))
+    cols.append(_Col("harm", [f"{r.harm:.2f}" for r in rows]))
+    title = f"Single-domain failures, worst {len(rows)} of {len(result.failure_rows)} by harm"
+    return _table(title, cols, wide)
+
+
+def _legends(result: AuditResult, limit: int) -> tuple[str, str, str]:
+    dims = result.summary[0].dims if result.summary else ()
+    shared = ", ".join(d.replace("_", " ") for d in dims) or "no dimension"
+    summary = (
+        "eff. domains: effective number of independent failure domains (1 / chance that two units of "
+        f"weight share a {shared}); eff. providers: 10000/HHI of providers; Nakamoto 1/3 prov.: fewest "
+        "providers holding a third."
+    )
+    measures = (
+        "N 50%, N 1/3: Nakamoto coefficient (fewest entities reaching that share); HHI 0-10000; "
+        "eff. 1/HHI: effective number of entities; unknown: share with no value."
+    )
+    rows = result.failure_rows[:limit]
+    parts = ["each row: every node of that domain down"]
+    if result.baseline.demand_served is not None:
+        parts.append("served: share of demand within its SLO (header: with no failure)")
+    if result.baseline.verified is not None:
+        parts.append("verified: verified demand with an independent verifier")
+    if any(r.models_unreplicated for r in result.failure_rows):
+        parts.append("no replica: models left without a live storage replica")
+    if any(r.quorum is not None for r in rows):
+        q = "quorum: > 2/3 of stake alive and no surviving domain of the dimension holding 1/3"
+        if result.baseline_dominant:
+            dom = result.baseline_dominant
+            d, v, s = next((x for x in dom if x[0] == "provider"), dom[0])
+            q += f" (with no failure {d} {v} already holds {_pct(s)})"
+        parts.append(q)
+    parts.append("harm orders the rows")
+    return summary, measures, "; ".join(parts) + "."
 
 
 def print_audit(
-    result: AuditResult, console: Console | None = None, *, role: str | None = None, limit: int = 15
+    result: AuditResult,
+    console: Console | None = None,
+    *,
+    role: str | None = None,
+    limit: int = 15,
+    wide: bool | None = None,
 ) -> None:
-    """Print the headline and the three tables."""
+    """Print the headline and the three tables.
+
+    ``wide=None`` picks the wide layout when the console has at least :data:`WIDE_MIN_COLUMNS` columns;
+    the narrow layout adds a legend line under each table (``--wide`` in the CLI adds the extra columns).
+    """
     c = console or Console()
+    wide = c.width >= WIDE_MIN_COLUMNS if wide is None else wide
     main = role or (result.roles[0] if result.roles else ALL_ROLES)
     notes = []
     if result.empty_dimensions:
@@ -151,17 +229,25 @@ def print_audit(
         which = ", ".join(f"{p} {k}" for p, k in result.derived_providers[:5])
         more = ", ..." if len(result.derived_providers) > 5 else ""
         notes.append(f"provider derived from ASN for {n} node{'s' * (n != 1)} ({which}{more})")
-    c.print(
-        Group(
-            Text(result.headline, style="bold"),
-            Text(
-                f"scenario {result.scenario}: {result.live_nodes} of {result.nodes} nodes live; weight "
-                f"{result.weight.value}; unknown values: {result.unknown_policy.value}"
-                + ("; " + "; ".join(notes) if notes else ""),
-                style="dim",
-            ),
-            summary_table(result),
-            measures_table(result, main),
-            failure_table_view(result, limit),
-        )
+    parts: list[Table | Text] = [
+        Text(result.headline, style="bold"),
+        Text(
+            f"scenario {result.scenario}: {result.live_nodes} of {result.nodes} nodes live; weight "
+            f"{result.weight.value}; unknown values: {result.unknown_policy.value}"
+            + ("; " + "; ".join(notes) if notes else ""),
+            style="dim",
+        ),
+    ]
+    legends = _legends(result, limit)
+    tables = (
+        summary_table(result, wide=wide),
+        measures_table(result, main, wide=wide),
+        failure_table_view(result, limit, wide=wide),
     )
+    for table, legend in zip(tables, legends, strict=True):
+        parts.append(table)
+        if not wide:
+            parts.append(Text(legend, style="dim"))
+    if not wide:
+        parts.append(Text("More columns (2^H, entropy, Gini, Theil, components, ...): --wide.", style="dim"))
+    c.print(Group(*parts))
