@@ -402,3 +402,81 @@ def test_provider_derivation_can_be_turned_off():
     res = audit_scenario(Scenario.model_validate(NET_D), rtt=FLAT_RTT, derive_providers=False)
     assert res.derived_providers == ()
     assert res.measure("provider").unknown_share == pytest.approx(4 / 7)
+
+
+# --- measured RTT matrix (--rtt-matrix) overrides the fit in the serving check ---------------------------
+
+NET_E = {
+    "name": "net-e",
+    "models": [{"id": "m", "size_bytes": 0, "service_s": {"gpu": 0.1}}],
+    # both cities next door to the only executor: ~10 ms RTT with the flat model, 110 ms total <= 250 ms
+    "sources": [{"name": "Alpha", "lat": 0, "lon": 0, "weight": 3}, {"name": "Beta", "lat": 0, "lon": 0.1}],
+    "demand": [{"model": "m", "rate_rps": 0.001, "slo_ms": 250}],
+    "nodes": [
+        {"id": "e1", "lat": 0, "lon": 0, "roles": ["execution"], "hardware": "gpu", "warm_models": ["m"]},
+    ],
+}
+
+
+def _matrix(tmp_path, text):
+    from nodeplan.latency.matrix_io import load_rtt_matrix
+
+    path = tmp_path / "rtt.csv"
+    path.write_text(text, encoding="utf-8")
+    return path, load_rtt_matrix(path)
+
+
+def test_measured_rtt_makes_the_only_executor_unreachable_in_time(tmp_path):
+    scn = Scenario.model_validate(NET_E)
+    assert audit_scenario(scn, rtt=FLAT_RTT).baseline.demand_served == 1.0
+    # Beta (weight 1 of 4) measures 5 s to e1: its requests miss the 250 ms SLO; Alpha keeps the fit
+    _, measured = _matrix(tmp_path, "from,to,rtt_ms\nBeta,e1,5000\n")
+    res = audit_scenario(scn, rtt=FLAT_RTT.with_measured(measured))
+    assert res.baseline.demand_served == pytest.approx(0.75)
+    assert res.measured_rtt_pairs == 1
+    assert res.to_dict()["measured_rtt_pairs"] == 1
+
+
+def test_measured_rtt_can_also_be_faster_than_the_fit(tmp_path):
+    # the fit puts Alpha ~100 ms from a far executor; a measured 20 ms brings it inside a 150 ms SLO
+    data = json.loads(json.dumps(NET_E))
+    data["nodes"][0].update(lat=0, lon=90)
+    data["demand"][0]["slo_ms"] = 150
+    scn = Scenario.model_validate(data)
+    assert audit_scenario(scn, rtt=FLAT_RTT).baseline.demand_served == 0.0
+    _, measured = _matrix(tmp_path, "from,to,rtt_ms\nAlpha,e1,20\ne1,Alpha,20\n")
+    assert audit_scenario(scn, rtt=FLAT_RTT.with_measured(measured)).baseline.demand_served == 0.75
+
+
+def test_cli_rtt_matrix_lowers_demand_served(tmp_path, capsys):
+    from nodeplan.cli import main
+    from nodeplan.scenario.io import save_scenario
+
+    scn_path = tmp_path / "e.yaml"
+    save_scenario(Scenario.model_validate(NET_E), scn_path)
+    assert main(["audit", str(scn_path), "--json"]) == 0
+    before = json.loads(capsys.readouterr().out)
+    csv_path, _ = _matrix(tmp_path, "from,to,rtt_ms\nAlpha,e1,9000\nBeta,e1,9000\n")
+    assert main(["audit", str(scn_path), "--json", "--rtt-matrix", str(csv_path)]) == 0
+    after = json.loads(capsys.readouterr().out)
+    assert before["baseline"]["demand_served"] == 1.0  # default fit: next door, ~0.14 s in all
+    assert after["baseline"]["demand_served"] == 0.0
+    assert after["measured_rtt_pairs"] == 2
+    assert main(["audit", str(scn_path), "--rtt-matrix", str(csv_path)]) == 0
+    assert "serving check uses 2 measured source-node RTTs" in " ".join(capsys.readouterr().out.split())
+
+
+def test_cli_rtt_matrix_bad_input_is_one_line(tmp_path, capsys):
+    from nodeplan.cli import main
+    from nodeplan.scenario.io import save_scenario
+
+    scn_path = tmp_path / "e.yaml"
+    save_scenario(Scenario.model_validate(NET_E), scn_path)
+    csv_path, _ = _matrix(tmp_path, "from,to,rtt_ms\nGamma,x9,10\n")
+    assert main(["audit", str(scn_path), "--rtt-matrix", str(csv_path)]) == 2
+    err = capsys.readouterr().err
+    assert "--rtt-matrix" in err
+    assert "none of its 2 names ('Gamma', 'x9', ...) is a demand source or node id" in err
+    assert err.count("\n") == 1
+    assert main(["audit", str(scn_path), "--rtt-matrix", str(tmp_path / "missing.csv")]) == 2
+    assert "missing.csv: cannot read RTT matrix" in capsys.readouterr().err

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from nodeplan.exceptions import DataImportError, ScenarioError
+from nodeplan.exceptions import DataImportError, LatencyModelError, ScenarioError
 from nodeplan.metrics.audit import Weight, audit_scenario
 from nodeplan.metrics.measures import UnknownPolicy
 from nodeplan.scenario.io import resolve_scenario
@@ -61,6 +61,14 @@ def audit_cmd(
     html: Annotated[
         Path | None, typer.Option("--html", help="Also write a self-contained offline HTML report to FILE.")
     ] = None,
+    rtt_matrix: Annotated[
+        Path | None,
+        typer.Option(
+            "--rtt-matrix",
+            help="Measured RTTs, CSV with header from,to,rtt_ms (names: demand sources and node ids); they "
+            "replace the fitted RTT for those pairs in the serving check (docs/latency.md).",
+        ),
+    ] = None,
     wide: Annotated[
         bool | None,
         typer.Option(
@@ -82,6 +90,8 @@ def audit_cmd(
 
       [bold]nodeplan audit my-network.yaml --role verification --json > audit.json[/]
 
+      [bold]nodeplan audit --rtt-matrix measured.csv[/]  (measured RTTs replace the fit where given)
+
       [bold]nodeplan audit --wide[/]  (every measure and column; needs ~150 columns)
     """
     if nodes is not None:
@@ -98,8 +108,27 @@ def audit_cmd(
         if preset is not None:
             raise DataImportError("--preset: only used with --nodes CSV")
         scn = resolve_scenario(scenario)
+    rtt = None
+    if rtt_matrix is not None:
+        from nodeplan.latency.matrix_io import load_rtt_matrix
+        from nodeplan.latency.rtt import default_rtt_model
+
+        measured = load_rtt_matrix(rtt_matrix)
+        known = {s.name for s in scn.sources} | {n.id for n in scn.nodes}
+        if not known.intersection(measured.names):
+            shown = ", ".join(repr(n) for n in measured.names[:3])
+            raise LatencyModelError(
+                f"--rtt-matrix: {rtt_matrix}: none of its {len(measured.names)} names ({shown}, ...) is a "
+                f"demand source or node id of scenario {scn.name!r}"
+            )
+        rtt = default_rtt_model().with_measured(measured)
     result = audit_scenario(
-        scn, weight, roles=tuple(role) if role else None, unknown=unknown, cluster=tuple(cluster or ())
+        scn,
+        weight,
+        roles=tuple(role) if role else None,
+        unknown=unknown,
+        cluster=tuple(cluster or ()),
+        rtt=rtt,
     )
     if html is not None:
         from nodeplan.report.html import write_html

@@ -83,7 +83,8 @@ class AuditResult:
     ``baseline_dominant`` lists ``(dimension, value, share)`` for every domain that holds 1/3 or more of the
     live coordination stake with no failure (so every failure row of that dimension that leaves it alive
     reports quorum ``False``). ``derived_providers`` lists ``(provider, nodes)`` for providers derived from
-    the ASN because the scenario did not give one.
+    the ASN because the scenario did not give one. ``measured_rtt_pairs`` counts the (demand source, node)
+    pairs whose RTT in the serving check came from a measured matrix instead of the fit.
     """
 
     scenario: str
@@ -101,6 +102,7 @@ class AuditResult:
     failure_rows: tuple[FailureRow, ...]
     baseline_dominant: tuple[tuple[str, str, float], ...] = ()
     derived_providers: tuple[tuple[str, int], ...] = ()
+    measured_rtt_pairs: int = 0
 
     def measure(self, dimension: str, role: str = ALL_ROLES) -> DistributionMeasures:
         """The measures of ``dimension`` for ``role``; raises ``KeyError`` naming them when absent."""
@@ -132,6 +134,7 @@ class AuditResult:
                 ],
             },
             "derived_providers": [{"provider": p, "nodes": n} for p, n in self.derived_providers],
+            "measured_rtt_pairs": self.measured_rtt_pairs,
             "failure_rows": [_row_dict(r) for r in self.failure_rows],
         }
 
@@ -356,7 +359,8 @@ def audit_scenario(
     fail_dims : dimensions of the failure table; default: the built-in dependency dimensions plus user
         dimensions named in ``scenario.failures`` or ``policy.independence`` (user dimensions from an
         import, such as a ``hosting`` flag, are attributes, not failure domains)
-    rtt : RTT model for the serving check (default: :func:`~nodeplan.latency.rtt.default_rtt_model`)
+    rtt : RTT model for the serving check (default: :func:`~nodeplan.latency.rtt.default_rtt_model`); a
+        model ``with_measured(...)`` uses measured RTTs for the (source, node) and (node, node) pairs it has
     top_k : largest entities listed per measure
     arrays : ``compile_scenario(scenario)`` when the caller already has it (saves its build time)
     derive_providers : derive a missing provider from the node's ASN
@@ -419,9 +423,12 @@ def audit_scenario(
         for d in fail_dims:
             if d not in arrays.dims:
                 raise ScenarioError(f"fail_dims: unknown dimension {d!r} (known: {', '.join(arrays.dims)})")
-    base, rows = failure_table(
-        scenario, arrays, codes, rtt or default_rtt_model(), dims=tuple(fail_dims), weights=weights
-    )
+    rtt = rtt or default_rtt_model()
+    base, rows = failure_table(scenario, arrays, codes, rtt, dims=tuple(fail_dims), weights=weights)
+    measured_pairs = 0
+    if rtt.measured is not None and scenario.demand:
+        found = rtt.measured.lookup([s.name for s in scenario.sources], arrays.node_ids)
+        measured_pairs = int(np.count_nonzero(np.isfinite(found)))
     main_role = (
         Role.COORDINATION.value if w_enum is Weight.STAKE and Role.COORDINATION.value in masks else None
     )
@@ -443,4 +450,5 @@ def audit_scenario(
         failure_rows=rows,
         baseline_dominant=_dominant(arrays, codes, tuple(fail_dims)),
         derived_providers=derived,
+        measured_rtt_pairs=measured_pairs,
     )

@@ -12,7 +12,7 @@ from typing import Any
 __all__ = ["AUDIT_JSON_SCHEMA", "SCHEMA_VERSION"]
 
 #: Version of the audit JSON layout.
-SCHEMA_VERSION = "1.1"  # 1.1: baseline.dominant, derived_providers
+SCHEMA_VERSION = "1.1"  # 1.1: baseline.dominant, derived_providers, measured_rtt_pairs
 
 _num = {"type": ["number", "null"]}
 _share = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
@@ -38,6 +38,7 @@ AUDIT_JSON_SCHEMA: dict[str, Any] = {
         "clustered_dimensions",
         "baseline",
         "derived_providers",
+        "measured_rtt_pairs",
         "failure_rows",
     ],
     "additionalProperties": False,
@@ -73,6 +74,7 @@ AUDIT_JSON_SCHEMA: dict[str, Any] = {
                 },
             },
         },
+        "measured_rtt_pairs": {"type": "integer", "minimum": 0},
         "derived_providers": {
             "type": "array",
             "items": {

@@ -229,6 +229,8 @@ def print_audit(
         which = ", ".join(f"{p} {k}" for p, k in result.derived_providers[:5])
         more = ", ..." if len(result.derived_providers) > 5 else ""
         notes.append(f"provider derived from ASN for {n} node{'s' * (n != 1)} ({which}{more})")
+    if result.measured_rtt_pairs:
+        notes.append(f"serving check uses {result.measured_rtt_pairs} measured source-node RTTs")
     parts: list[Table | Text] = [
         Text(result.headline, style="bold"),
         Text(
