@@ -5,7 +5,11 @@ Both implement the same ``nodeplan`` policy for a request without verifiers (min
 (seeded), in the same process; the loop reads the same precomputed per-model vectors as Python lists,
 so the comparison is the per-request work only. The script checks that both choose the same nodes.
 
-Run: ``python bench/bench_route.py`` (about 40 s; ``--quick`` for 100 and 1,000 nodes only).
+A second table measures batches whose requests all come from distinct positions (one RTT row per
+request, so no sharing across requests), and TEE batches with one independent verifier against
+``route()`` called one by one.
+
+Run: ``python bench/bench_route.py`` (about 50 s; ``--quick`` for 100 and 1,000 nodes only).
 """
 
 from __future__ import annotations
@@ -109,7 +113,8 @@ def synthetic_scenario(n: int, seed: int = 0) -> Scenario:
                 ),
                 warm_models=tuple(warm) if not storage else (),
                 stored_models=tuple(m.id for m in models) if storage else (),
-                verification_modes={"none", "reexec", "tee"} if tee else {"none", "reexec"},
+                # TEE executors produce attestations; storage nodes (verification role) check them
+                verification_modes={"none", "reexec", "tee"} if tee or storage else {"none", "reexec"},
                 provider=provider,
                 asn=int(1000 + prov[i] * 10 + rng.integers(0, 3)),
                 operator=f"op{int(rng.integers(0, max(5, n // 10)))}",
@@ -130,6 +135,30 @@ def requests_for(sc: Scenario, count: int, seed: int) -> list[Request]:
     for _ in range(count):
         s = sc.sources[int(rng.integers(0, len(sc.sources)))]
         out.append(Request(mids[int(rng.integers(0, len(mids)))], s.lat, s.lon, slo_ms=60_000.0))
+    return out
+
+
+def scattered_requests(sc: Scenario, count: int, seed: int) -> list[Request]:
+    """Requests from random points within ~3 degrees of the cities (every position distinct)."""
+    rng = np.random.default_rng(seed)
+    mids = [m.id for m in sc.models]
+    out = []
+    for _ in range(count):
+        s = sc.sources[int(rng.integers(0, len(sc.sources)))]
+        lat = float(np.clip(s.lat + rng.normal(0, 3.0), -89, 89))
+        lon = float(np.clip(s.lon + rng.normal(0, 3.0), -179, 179))
+        out.append(Request(mids[int(rng.integers(0, len(mids)))], lat, lon, slo_ms=60_000.0))
+    return out
+
+
+def tee_requests(sc: Scenario, count: int, seed: int) -> list[Request]:
+    """Requests from the cities for the TEE-capable models, TEE verification with K = 1."""
+    rng = np.random.default_rng(seed)
+    mids = ("tiny", "llama-8b")
+    out = []
+    for _ in range(count):
+        s = sc.sources[int(rng.integers(0, len(sc.sources)))]
+        out.append(Request(mids[int(rng.integers(0, 2))], s.lat, s.lon, "tee", 1, slo_ms=60_000.0))
     return out
 
 
@@ -168,7 +197,14 @@ def _pct(xs: list[float], q: float) -> float:
 
 
 def bench(
-    n: int, seed: int, singles: int, plain_singles: int, batch: int, plain_batch: int
+    n: int,
+    seed: int,
+    singles: int,
+    plain_singles: int,
+    batch: int,
+    plain_batch: int,
+    tee_batch: int,
+    tee_loop: int,
 ) -> dict[str, float]:
     t0 = time.perf_counter()
     sc = synthetic_scenario(n, seed)
@@ -206,6 +242,28 @@ def bench(
     t = time.perf_counter()
     _ = list(out)
     dt_build = time.perf_counter() - t
+    # every user position distinct: one RTT row per request
+    scat = scattered_requests(sc, batch, seed + 2)
+    t = time.perf_counter()
+    scat_out = route_batch(scat, st, commit=False)
+    dt_scat = time.perf_counter() - t
+    t = time.perf_counter()
+    scat_agree = sum(
+        sc.nodes[plain.decide(r)].id == scat_out[i].executor for i, r in enumerate(scat[:plain_batch])
+    )
+    dt_scat_plain = time.perf_counter() - t
+    # TEE with one independent verifier: the batch against route() called one by one
+    tee = tee_requests(sc, tee_batch, seed + 3)
+    fresh = st.copy()
+    t = time.perf_counter()
+    tee_out = route_batch(tee, fresh, commit=False)
+    dt_tee = time.perf_counter() - t
+    one = st.copy()
+    t = time.perf_counter()
+    tee_one = [route(r, one, commit=False) for r in tee[:tee_loop]]
+    dt_tee_one = time.perf_counter() - t
+    tee_same = all(a == b for a, b in zip(tee_one, tee_out, strict=False))
+    tee_indep = sum(not r.degraded for r in tee_one) / max(len(tee_one), 1)
     return {
         "n": n,
         "setup_s": setup,
@@ -218,6 +276,13 @@ def bench(
         "commit_rps": batch / dt_commit,
         "py_rps": plain_batch / dt_plain,
         "build_us": dt_build / batch * 1e6,
+        "scat_rps": batch / dt_scat,
+        "scat_py_rps": min(plain_batch, batch) / dt_scat_plain,
+        "scat_agree": scat_agree / max(min(plain_batch, batch), 1),
+        "tee_rps": tee_batch / dt_tee,
+        "tee_one_rps": len(tee_one) / dt_tee_one,
+        "tee_same": float(tee_same),
+        "tee_indep": tee_indep,
     }
 
 
@@ -226,15 +291,17 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="only 100 and 1,000 nodes")
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()
-    plan = [(100, 2000, 300, 20000, 2000), (1000, 2000, 200, 20000, 300)]
+    plan = [(100, 2000, 300, 20000, 2000, 5000, 1000), (1000, 2000, 200, 20000, 300, 5000, 500)]
     if not args.quick:
-        plan += [(10_000, 500, 20, 5000, 20), (100_000, 100, 3, 300, 3)]
+        plan += [(10_000, 500, 20, 5000, 20, 500, 50), (100_000, 100, 3, 300, 3, 50, 5)]
+    rows = []
     print(
         f"{'nodes':>7} | {'single p50':>10} {'p99':>8} | {'loop p50':>10} {'p99':>9} | {'ratio':>6} | "
         f"{'batch dec/s':>11} {'commit/s':>9} {'loop dec/s':>10} {'ratio':>6} | same | setup"
     )
-    for n, singles, plain_singles, batch, plain_batch in plan:
-        r = bench(n, args.seed, singles, plain_singles, batch, plain_batch)
+    for n, singles, plain_singles, batch, plain_batch, tee_batch, tee_loop in plan:
+        r = bench(n, args.seed, singles, plain_singles, batch, plain_batch, tee_batch, tee_loop)
+        rows.append(r)
         print(
             f"{n:>7,} | {r['p50_us']:>8.0f}us {r['p99_us']:>6.0f}us | {r['py_p50_us']:>8.0f}us {r['py_p99_us']:>7.0f}us"
             f" | {r['py_p50_us'] / r['p50_us']:>5.0f}x | {r['batch_rps']:>11,.0f} {r['commit_rps']:>9,.0f} "
@@ -245,6 +312,24 @@ def main() -> None:
         "single = route(request, state, commit=False); batch = route_batch(commit=False), Route objects built "
         "lazily; commit/s = route_batch(commit=True); loop = plain-Python nodeplan policy; same = share of "
         "single decisions where both chose the same executor"
+    )
+    print()
+    print(
+        f"{'nodes':>7} | {'scattered dec/s':>15} {'loop dec/s':>10} {'ratio':>6} {'same':>5} | "
+        f"{'tee K=1 batch/s':>15} {'route() loop/s':>14} {'ratio':>6} {'same':>5} {'indep':>6}"
+    )
+    for r in rows:
+        print(
+            f"{r['n']:>7,} | {r['scat_rps']:>15,.0f} {r['scat_py_rps']:>10,.0f} "
+            f"{r['scat_rps'] / r['scat_py_rps']:>5.0f}x {r['scat_agree']:>5.0%} | {r['tee_rps']:>15,.0f} "
+            f"{r['tee_one_rps']:>14,.0f} {r['tee_rps'] / r['tee_one_rps']:>5.1f}x {r['tee_same']:>5.0%} "
+            f"{r['tee_indep']:>6.0%}"
+        )
+    print(
+        "scattered = route_batch(commit=False) from a distinct position per request (one RTT row each) vs the "
+        "plain loop; tee K=1 = route_batch(commit=False) with TEE verification and one independent verifier "
+        "vs route(commit=False) called one by one on a fresh copy of the state (same = identical routes; "
+        "indep = share of routes with an independent verifier)"
     )
 
 

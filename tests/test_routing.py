@@ -464,3 +464,61 @@ def test_state_copy_is_independent_and_replays_the_same_random_draws() -> None:
     assert all(twin.in_flight_of(f"n{i}") == 0 for i in range(6))
     b = [route(Request("tiny", *PARIS, policy="random"), twin).executor for _ in range(5)]
     assert a == b
+
+
+# -- batches: commits inside a batch change later answers exactly as one-by-one routing ------------------
+def test_batch_sees_the_cold_start_of_an_earlier_request() -> None:
+    reqs = [Request("tiny", *PARIS)] * 3
+    got = list(route_batch(reqs, RouterState.from_scenario(warm_vs_cold())))
+    assert [r.executor for r in got] == ["paris"] * 3
+    # the first pays RTT to Frankfurt + 10 MB / 1.25 GB/s + 10 ms load; the next two find it warm
+    assert got[0].time.cold_start_ms == pytest.approx(_public_rtt_ms(PARIS, FRANKFURT) + 18.0, rel=1e-6)
+    assert [r.time.cold_start_ms for r in got[1:]] == [0.0, 0.0]
+
+
+def test_batch_sees_queues_form_on_a_full_executor() -> None:
+    sc = Scenario(
+        nodes=(
+            _node("near", PARIS, capacity=1, warm_models=("tiny",)),
+            _node("far", ASHBURN, capacity=1, warm_models=("tiny",)),
+        ),
+        models=(TINY,),
+    )
+    got = list(route_batch([Request("tiny", *PARIS)] * 3, RouterState.from_scenario(sc)))
+    # each request routed to "near" adds one 0.02 s call ahead on its single slot; a wait of 20 or 40 ms
+    # still beats the ~80 ms RTT to Ashburn, so all three go near, with growing queue waits
+    assert [r.executor for r in got] == ["near", "near", "near"]
+    assert [r.time.queue_ms for r in got] == pytest.approx([0.0, 20.0, 40.0])
+
+
+def test_batch_reexec_verifiers_see_the_slots_taken_by_earlier_requests() -> None:
+    m = Model(id="m0", size_bytes=100_000_000, service_s={"gpu": 0.5}, verification={"reexec": 2.0})
+    sc = Scenario(
+        nodes=(
+            _node("e", PARIS, provider="aws", warm_models=("m0",)),
+            _node(
+                "v-paris",
+                PARIS,
+                roles={"verification"},
+                capacity=1,
+                provider="hetzner",
+                warm_models=("m0",),
+                verification_modes={"reexec"},
+            ),
+            _node(
+                "v-frankfurt",
+                FRANKFURT,
+                roles={"verification"},
+                capacity=1,
+                provider="ovh",
+                warm_models=("m0",),
+                verification_modes={"reexec"},
+            ),
+        ),
+        models=(m,),
+    )
+    got = list(route_batch([Request("m0", *PARIS, "reexec", 1)] * 3, RouterState.from_scenario(sc)))
+    # v-paris is nearest; once its single slot is taken, a re-run there waits 0.5 s, so the 2nd goes to
+    # Frankfurt (~8 ms further); the 3rd finds both busy and takes Paris again with one call ahead
+    assert [r.verifiers for r in got] == [("v-paris",), ("v-frankfurt",), ("v-paris",)]
+    assert got[2].time.verification_ms == pytest.approx(got[0].time.verification_ms + 500.0)

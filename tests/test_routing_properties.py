@@ -278,3 +278,107 @@ def test_batch_routing_equals_one_by_one_routing(data: st.DataObject) -> None:
 
 def test_policies_registry_lists_the_builtins_in_order() -> None:
     assert tuple(POLICIES)[: len(BUILTIN)] == BUILTIN
+
+
+@st.composite
+def busy_scenarios(draw: st.DrawFn) -> Scenario:
+    """Every node can execute: few slots (queues form), small GPU memory (cold starts evict), one replica."""
+    models = tuple(
+        Model(
+            id=f"m{j}",
+            size_bytes=draw(st.sampled_from([100_000_000, 8_000_000_000, 16_000_000_000])),
+            load_s=draw(st.sampled_from([0.0, 2.0])),
+            service_s={"gpu": draw(st.sampled_from([0.05, 0.5, 2.0]))},
+            verification={"none": 1.0, "tee": 2.5, "reexec": 2.0},
+        )
+        for j in range(draw(st.integers(1, 3)))
+    )
+    nodes = [
+        Node(id="store", lat=50.11, lon=8.68, roles={"storage"}, stored_models=tuple(m.id for m in models))
+    ]
+    for i in range(draw(st.integers(2, 6))):
+        lat, lon = draw(st.sampled_from(POINTS))
+        nodes.append(
+            Node(
+                id=f"n{i}",
+                lat=lat,
+                lon=lon,
+                roles={"execution", "verification"},
+                capacity=draw(st.integers(1, 2)),
+                hardware="gpu",
+                gpu_memory_gb=draw(st.sampled_from([20.0, 40.0])),
+                price_usd_per_hour=draw(st.sampled_from([1.0, 3.0])),
+                warm_models=tuple(m.id for m in models[:1] if draw(st.booleans())),
+                verification_modes={"none", "tee", "reexec"},
+                provider=draw(st.sampled_from(["aws", "gcp", "ovh"])),
+                operator=f"op{i}",
+            )
+        )
+    for i in range(draw(st.integers(0, 2))):  # verifiers only: re-execution fills their single slot
+        lat, lon = draw(st.sampled_from(POINTS))
+        nodes.append(
+            Node(
+                id=f"v{i}",
+                lat=lat,
+                lon=lon,
+                roles={"verification"},
+                capacity=1,
+                hardware="gpu",
+                gpu_memory_gb=40.0,
+                warm_models=tuple(m.id for m in models[:1]),
+                verification_modes={"tee", "reexec"},
+                provider="hetzner",
+                operator=f"vop{i}",
+            )
+        )
+    return Scenario(nodes=tuple(nodes), models=models)
+
+
+@SETTINGS
+@given(data=st.data(), chunk=st.sampled_from([1, 3, 256]))
+def test_batch_equals_one_by_one_with_commits_queues_cold_starts_and_small_chunks(
+    data: st.DataObject, chunk: int
+) -> None:
+    # nodeplan requests take the vectorised path; 1-2 slots per node fill up (queue waits), cold starts
+    # warm models and evict others, re-executing verifiers take slots too; chunks of 1 or 3 requests
+    # exercise planning across chunk boundaries and the switch to one-by-one routing
+    from nodeplan.routing import batch
+
+    sc = data.draw(busy_scenarios())
+    policies = data.draw(st.sampled_from([("nodeplan",), ("nodeplan", "random", "least-loaded")]))
+    reqs = data.draw(st.lists(requests(sc, policies), min_size=2, max_size=30))
+    one, many = RouterState.from_scenario(sc, seed=5), RouterState.from_scenario(sc, seed=5)
+    expected: list[object] = []
+    for r in reqs:
+        try:
+            expected.append(route(r, one))
+        except NoRouteError:
+            break
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(batch, "_COMMIT_CHUNK", chunk)
+        if len(expected) < len(reqs):
+            with pytest.raises(NoRouteError, match=rf"^requests\[{len(expected)}\]"):
+                route_batch(reqs, many)
+        else:
+            assert list(route_batch(reqs, many)) == expected
+    assert np.array_equal(one.in_flight, many.in_flight)
+    assert np.array_equal(one.warm, many.warm)
+    assert np.array_equal(one.last_used, many.last_used)
+
+
+@SETTINGS
+@given(data=st.data())
+def test_dry_run_batch_equals_dry_run_routes_and_leaves_the_state(data: st.DataObject) -> None:
+    sc = data.draw(scenarios())
+    reqs = data.draw(st.lists(requests(sc, ("nodeplan",)), min_size=1, max_size=20))
+    state = RouterState.from_scenario(sc, seed=5)
+    expected: list[object] = []
+    for r in reqs:
+        try:
+            expected.append(route(r, state, commit=False))
+        except NoRouteError:
+            return
+    warm, flight = state.warm.copy(), state.in_flight.copy()
+    assert list(route_batch(reqs, state, commit=False)) == expected
+    assert np.array_equal(state.warm, warm)
+    assert np.array_equal(state.in_flight, flight)

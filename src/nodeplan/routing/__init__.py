@@ -4,6 +4,7 @@
 ['cheapest', 'latency-only', 'least-loaded']
 """
 
+from nodeplan.routing.batch import RouteBatch, route_batch
 from nodeplan.routing.independence import independence_report, select_independent
 from nodeplan.routing.policies import (
     BASELINES,
@@ -13,7 +14,7 @@ from nodeplan.routing.policies import (
     register_policy,
     weighted_policy,
 )
-from nodeplan.routing.router import RouteBatch, complete, route, route_batch
+from nodeplan.routing.router import complete, route
 from nodeplan.routing.scorers import SCORERS, ScoreContext, VerifierContext, register_scorer
 from nodeplan.routing.state import RouterState
 from nodeplan.routing.types import IndependenceReport, PairShare, Request, Route

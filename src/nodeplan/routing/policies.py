@@ -13,7 +13,8 @@ Built in (:data:`POLICIES`):
     Minimise expected completion time (network + queue + cold start + service + verification), ms,
     plus ``price_weight_ms_per_usd`` x price (from ``scenario.policy``; 0 = price only breaks ties),
     among executors that meet the SLO (all of them when none does), with independent verifiers
-    (degraded, with the reason, when impossible); tries the 4 best executors when verifiers are asked.
+    (degraded, with the reason, when impossible); tries the 4 best executors when verifiers are asked,
+    and further ones in cost order (up to 256) when none of those 4 has an independent verifier set.
 ``random``
     What OpenGradient's SDK does today: ``random.choice`` over active nodes (here: those that can
     serve the model), verifiers too. Seeded by the state's generator.
@@ -47,6 +48,7 @@ from nodeplan.scenario.model import VerificationMode
 __all__ = [
     "BASELINES",
     "LATENCY_ONLY_MISS_PENALTY_MS",
+    "NODEPLAN_EXECUTOR_COST",
     "POLICIES",
     "RoutingPolicy",
     "get_policy",
@@ -63,7 +65,15 @@ VerifierCostFn = Callable[[VerifierContext], NDArray[np.float64]]
 
 @dataclass(frozen=True)
 class RoutingPolicy:
-    """A named way to choose executor and verifiers (see the module docstring)."""
+    """A named way to choose executor and verifiers (see the module docstring).
+
+    ``executor_candidates`` executors (the best by cost) are tried when verifiers are asked. When
+    independence is enforced and none of them yields an independent verifier set, further executors are
+    tried in cost order (blocks of doubling size) up to ``executor_scan_limit`` executors in all.
+    ``static_verifier_cost`` declares that, for TEE and zkML, ``verifier_cost`` depends only on which
+    nodes are up (not on load, warmth or the request), so the router may cache verifier choices per
+    executor until a node goes down or up.
+    """
 
     name: str
     executor_cost: CostFn
@@ -72,6 +82,8 @@ class RoutingPolicy:
     slo_aware: bool = False
     executor_candidates: int = 1
     description: str = ""
+    executor_scan_limit: int = 256
+    static_verifier_cost: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -79,6 +91,10 @@ class RoutingPolicy:
         if not isinstance(self.executor_candidates, int) or self.executor_candidates < 1:
             raise RoutingError(
                 f"policy {self.name!r}: executor_candidates must be >= 1 (got {self.executor_candidates!r})"
+            )
+        if not isinstance(self.executor_scan_limit, int) or self.executor_scan_limit < 1:
+            raise RoutingError(
+                f"policy {self.name!r}: executor_scan_limit must be >= 1 (got {self.executor_scan_limit!r})"
             )
 
 
@@ -133,6 +149,10 @@ def _latency_only_ver(ctx: VerifierContext) -> NDArray[np.float64]:
     return _masked(ctx, ctx.rtt_ms)
 
 
+#: The ``nodeplan`` policy's executor cost; :func:`~nodeplan.routing.batch.route_batch` vectorises
+#: policies that use it across a whole batch.
+NODEPLAN_EXECUTOR_COST: CostFn = _nodeplan_exec
+
 _BUILTIN = (
     RoutingPolicy(
         "nodeplan",
@@ -142,6 +162,7 @@ _BUILTIN = (
         slo_aware=True,
         executor_candidates=4,
         description="min expected time s.t. SLO and independent verifiers",
+        static_verifier_cost=True,
     ),
     RoutingPolicy(
         "random",
@@ -150,13 +171,21 @@ _BUILTIN = (
         enforce_independence=False,
         description="uniform over active nodes (OpenGradient SDK today)",
     ),
-    RoutingPolicy("nearest", _nearest, _nearest, enforce_independence=False, description="smallest RTT"),
+    RoutingPolicy(
+        "nearest",
+        _nearest,
+        _nearest,
+        enforce_independence=False,
+        description="smallest RTT",
+        static_verifier_cost=True,
+    ),
     RoutingPolicy(
         "cheapest",
         _cheapest_exec,
         _cheapest_ver,
         enforce_independence=False,
         description="cheapest node with the model loaded (Atoma)",
+        static_verifier_cost=True,
     ),
     RoutingPolicy(
         "least-loaded",
@@ -171,6 +200,7 @@ _BUILTIN = (
         _latency_only_ver,
         enforce_independence=False,
         description="RTT + compute, +10 s if not cached (Petals)",
+        static_verifier_cost=True,
     ),
 )
 

@@ -21,13 +21,17 @@ zkML verifier the check time, for a re-executing one its service time). Cold-sta
 
 Committing a route (the default) changes the state: the executor takes a slot and warms the model
 (LRU eviction); re-executing verifiers do the same. :func:`complete` gives the slots back.
+
+With K verifiers, the policy's ``executor_candidates`` best executors are tried and the best complete
+route wins; when none of them has an independent verifier set and the policy enforces independence,
+further executors are tried in cost order (blocks of doubling size, up to ``executor_scan_limit``).
+Batches of requests: :func:`nodeplan.routing.batch.route_batch`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from typing import NamedTuple, overload
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -41,27 +45,45 @@ from nodeplan.routing.state import RouterState
 from nodeplan.routing.types import IndependenceReport, Request, Route
 from nodeplan.scenario.model import Role, VerificationMode
 
-__all__ = ["RouteBatch", "complete", "route", "route_batch"]
+__all__ = ["complete", "route"]
 
 _PRODUCES_PROOF = (VerificationMode.TEE, VerificationMode.ZKML)
-_BATCH_CELLS = 4_000_000  # RTT matrix cells computed at once by route_batch (32 MB)
+Parts = tuple[float, float, float, float, float]
 
 
-class _Decision(NamedTuple):
-    """Everything a Route holds, as indices (cheap to build in the batch loop)."""
+class Decision(NamedTuple):
+    """Everything a Route holds, as indices (cheap to build in a batch).
+
+    ``tried`` lists the executors whose cost decided the choice (the chosen one alone without
+    verifiers; every executor tried with verifiers); the batch router uses it to know which state
+    changes can alter this decision.
+    """
 
     request: Request
     model: int
     executor: int
     verifiers: tuple[int, ...]
     source: int
-    parts: tuple[float, float, float, float, float]
+    parts: Parts
     price_usd: float
     meets_slo: bool
     report: IndependenceReport | None
     degraded: bool
     reason: str
     evicted: tuple[tuple[int, int], ...]
+    tried: tuple[int, ...]
+
+
+class _VerifierChoice(NamedTuple):
+    """Verifiers for one executor: rows, verification ms, their price, their largest cost, the report."""
+
+    rows: tuple[int, ...]
+    verif_ms: float
+    price_usd: float
+    cost: float
+    report: IndependenceReport
+    degraded: bool
+    reason: str
 
 
 def route(request: Request, state: RouterState, *, commit: bool = True) -> Route:
@@ -93,46 +115,11 @@ def route(request: Request, state: RouterState, *, commit: bool = True) -> Route
     """
     if not isinstance(request, Request):
         raise RoutingError(f"request: expected a Request (got {type(request).__name__})")
-    row = state.rtt_rows_ms((request.lat,), (request.lon,))[0]
-    return _to_route(_decide(request, state, row, get_policy(request.policy), commit), state)
-
-
-def route_batch(requests: Iterable[Request], state: RouterState, *, commit: bool = True) -> RouteBatch:
-    """Route many requests in order; the same answers as calling :func:`route` on each in turn.
-
-    Each request sees the state left by the ones before it (sequential semantics). What does not
-    depend on the state is computed for many requests at once: the RTT matrix from every distinct
-    user position to every node (in blocks of about 4 M cells); per-model cold-start, queue and
-    service vectors live in ``state`` and are updated entry by entry as routes are committed.
-    Route objects are built on access (:class:`RouteBatch`).
-
-    Policy names are all checked before routing starts. A request that cannot be routed raises
-    :class:`NoRouteError` (or :class:`RoutingError` for an unsupported mode) naming its position; the
-    routes before it have already changed ``state``, exactly as one-by-one routing would.
-    """
-    reqs = list(requests)
-    for pos, r in enumerate(reqs):
-        if not isinstance(r, Request):
-            raise RoutingError(f"requests[{pos}]: expected a Request (got {type(r).__name__})")
-    policies: dict[str, RoutingPolicy] = {}
-    for r in reqs:
-        if r.policy not in policies:
-            policies[r.policy] = get_policy(r.policy)
-    decisions: list[_Decision] = []
-    append = decisions.append
-    block = max(1, _BATCH_CELLS // max(state.n_nodes, 1))
-    for start in range(0, len(reqs), block):
-        chunk = reqs[start : start + block]
-        where: dict[tuple[float, float], int] = {}
-        slots = [where.setdefault((r.lat, r.lon), len(where)) for r in chunk]
-        rows = state.rtt_rows_ms([p[0] for p in where], [p[1] for p in where])
-        row_views = list(rows)  # one view per distinct position, reused by every request from there
-        try:
-            for r, slot in zip(chunk, slots, strict=True):
-                append(_decide(r, state, row_views[slot], policies[r.policy], commit))
-        except (NoRouteError, RoutingError) as exc:
-            raise type(exc)(f"requests[{len(decisions)}]: {exc}") from None
-    return RouteBatch(decisions, state)
+    row = state.rtt_rows_ms((request.lat,), (request.lon,), (request.origin,))[0]
+    dec = decide(request, state, row, get_policy(request.policy))
+    if commit:
+        dec = commit_decision(dec, state, None)
+    return to_route(dec, state)
 
 
 def complete(route: Route, state: RouterState) -> None:
@@ -143,49 +130,19 @@ def complete(route: Route, state: RouterState) -> None:
             state.release(v)
 
 
-class RouteBatch(Sequence[Route]):
-    """The routes of :func:`route_batch`, in request order; each :class:`Route` is built on access."""
-
-    def __init__(self, decisions: list[_Decision], state: RouterState) -> None:
-        self._decisions = decisions
-        self._state = state
-
-    def __len__(self) -> int:
-        return len(self._decisions)
-
-    @overload
-    def __getitem__(self, index: int) -> Route: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[Route]: ...
-    def __getitem__(self, index: int | slice) -> Route | list[Route]:
-        if isinstance(index, slice):
-            return [_to_route(d, self._state) for d in self._decisions[index]]
-        return _to_route(self._decisions[index], self._state)
-
-    @property
-    def executor_rows(self) -> NDArray[np.int64]:
-        """(B,) node row of each route's executor."""
-        return np.array([d.executor for d in self._decisions], dtype=np.int64)
-
-    @property
-    def total_ms(self) -> NDArray[np.float64]:
-        """(B,) expected completion time of each route, ms."""
-        return np.array([_total(d.parts) for d in self._decisions])
-
-
 # -- the decision ------------------------------------------------------------------------------------
-def _total(parts: tuple[float, float, float, float, float]) -> float:
+def total(parts: Parts) -> float:
     """Same sum, same order as :attr:`TimeBreakdown.total_ms` (so both give the same float)."""
     return parts[0] + parts[1] + parts[2] + parts[3] + parts[4]
 
 
-def _argmin_tiebreak(cost: NDArray[np.float64], state: RouterState, j: int, factor: float) -> int:
+def argmin_tiebreak(cost: NDArray[np.float64], state: RouterState, j: int) -> int:
     """Row of the smallest finite cost; ties to the lower price, then the lower row; -1 if none."""
     e = int(cost.argmin())
     best = cost[e]
     if not best < math.inf:  # inf or NaN
         if np.isnan(best):
-            return _argmin_tiebreak(np.where(np.isnan(cost), np.inf, cost), state, j, factor)
+            return argmin_tiebreak(np.where(np.isnan(cost), np.inf, cost), state, j)
         return -1
     same = cost == best
     if np.count_nonzero(same) > 1:
@@ -195,7 +152,7 @@ def _argmin_tiebreak(cost: NDArray[np.float64], state: RouterState, j: int, fact
     return e
 
 
-def _top(cost: NDArray[np.float64], k: int, state: RouterState, j: int) -> list[int]:
+def top(cost: NDArray[np.float64], k: int, state: RouterState, j: int) -> list[int]:
     """Up to ``k`` rows of finite cost, ordered by (cost, price, row)."""
     finite = np.flatnonzero(np.isfinite(cost))
     if finite.size > k:
@@ -207,13 +164,8 @@ def _top(cost: NDArray[np.float64], k: int, state: RouterState, j: int) -> list[
     return [int(x) for x in finite[order]]
 
 
-def _decide(
-    req: Request, state: RouterState, rtt_row: NDArray[np.float64], policy: RoutingPolicy, commit: bool
-) -> _Decision:
-    j = state.model_col.get(req.model, -1)
-    if j < 0:
-        j = state.model_index(req.model)  # raises, naming close matches
-    mode = req.verification
+def check_mode(state: RouterState, j: int, mode: VerificationMode) -> float:
+    """Executor factor of ``mode`` for model column ``j``; :class:`RoutingError` if unsupported."""
     factor = state.factors.get((j, mode))
     if factor is None:
         model = state.models[j]
@@ -221,6 +173,16 @@ def _decide(
         raise RoutingError(
             f"verification: model {model.id!r} does not support {mode.value!r} (supports: {ok})"
         )
+    return factor
+
+
+def decide(req: Request, state: RouterState, rtt_row: NDArray[np.float64], policy: RoutingPolicy) -> Decision:
+    """The policy's choice for ``req`` on the current state (nothing is changed but the RNG)."""
+    j = state.model_col.get(req.model, -1)
+    if j < 0:
+        j = state.model_index(req.model)  # raises, naming close matches
+    mode = req.verification
+    factor = check_mode(state, j, mode)
     if factor == 1.0:
         time = rtt_row + state.base_ms[j]
     else:
@@ -233,88 +195,155 @@ def _decide(
     k = req.verifiers
     slo = req.slo_ms
     if k == 0 or policy.executor_candidates == 1:
-        e = _argmin_tiebreak(cost, state, j, factor)
+        e = argmin_tiebreak(cost, state, j)
         if e >= 0 and not time[e] < math.inf:  # a custom cost that forgot to mask ineligible nodes
             cost = np.where(np.isfinite(time), cost, np.inf)
-            e = _argmin_tiebreak(cost, state, j, factor)
+            e = argmin_tiebreak(cost, state, j)
         if e < 0:
-            raise NoRouteError(_why_no_route(state, j, mode))
+            raise NoRouteError(why_no_route(state, j, mode))
         if policy.slo_aware and slo is not None and not time[e] <= slo:
             within = np.where(time <= slo, cost, np.inf)
-            e2 = _argmin_tiebreak(within, state, j, factor)
+            e2 = argmin_tiebreak(within, state, j)
             e = e2 if e2 >= 0 else e
-        candidates = [e]
-    else:
-        cost = np.where(np.isfinite(time), cost, np.inf)
-        if policy.slo_aware and slo is not None:
-            within = np.where(time <= slo, cost, np.inf)
-            if np.isfinite(within).any():
-                cost = within
-        candidates = _top(cost, policy.executor_candidates, state, j)
-        if not candidates:
-            raise NoRouteError(_why_no_route(state, j, mode))
+        if k == 0:
+            return assemble(req, state, j, factor, rtt_row, e, None)
+        return best_with_verifiers(
+            req, state, j, factor, rtt_row, _scan_cost(cost, time, slo, policy), [e], policy
+        )
+    cost = _scan_cost(cost, time, slo, policy)
+    candidates = top(cost, policy.executor_candidates, state, j)
+    if not candidates:
+        raise NoRouteError(why_no_route(state, j, mode))
+    return best_with_verifiers(req, state, j, factor, rtt_row, cost, candidates, policy)
 
-    if k == 0:
-        dec = _assemble(req, state, j, factor, rtt_row, candidates[0], _NO_VERIFIERS, None, False, "")
-    else:
-        best: tuple[tuple[bool, bool, float, int], _Decision] | None = None
-        for order, e in enumerate(candidates):
-            sel, verif_ms, v_price, v_cost = _verifiers(req, state, j, mode, e, policy)
-            ids = state.arrays.node_ids
-            report = independence_report(state.indep_codes, state.indep_dims, ids, e, sel.rows)
-            degraded, reason = _degraded(sel, report, k, mode, policy)
-            dec = _assemble(
-                req, state, j, factor, rtt_row, e, (sel.rows, verif_ms, v_price), report, degraded, reason
+
+def best_with_verifiers(
+    req: Request,
+    state: RouterState,
+    j: int,
+    factor: float,
+    rtt_row: NDArray[np.float64],
+    cost: NDArray[np.float64],
+    candidates: list[int],
+    policy: RoutingPolicy,
+) -> Decision:
+    """The best route through ``candidates`` (executor rows in cost order) with verifiers.
+
+    Routes rank by (degraded, SLO missed when the policy enforces it, executor cost + largest verifier
+    cost, position). When every candidate is degraded and the policy enforces independence, further
+    executors are tried in cost order, in blocks of doubling size, up to ``executor_scan_limit``.
+    """
+    best_key: tuple[bool, bool, float, int] | None = None
+    best: tuple[int, _VerifierChoice] | None = None
+    tried = list(candidates)
+    block = candidates
+    offset = 0
+    order: NDArray[np.int64] | None = None
+    while True:
+        for pos, e in enumerate(block, start=offset):
+            v = verifiers_for(req, state, j, e, policy)
+            parts = _parts(state, j, factor, rtt_row, e, v.verif_ms)
+            missed = policy.slo_aware and req.slo_ms is not None and not total(parts) <= req.slo_ms
+            key = (v.degraded, missed, float(cost[e]) + v.cost, pos)
+            if best_key is None or key < best_key:
+                best_key, best = key, (e, v)
+        if best is None or not best[1].degraded or not policy.enforce_independence:
+            break
+        if order is None:
+            seen = set(tried)
+            order = np.array(
+                [x for x in _cost_order(cost, state, j).tolist() if x not in seen], dtype=np.int64
             )
-            key = (degraded, policy.slo_aware and not dec.meets_slo, float(cost[e]) + v_cost, order)
-            if best is None or key < best[0]:
-                best = (key, dec)
-        if best is None:  # unreachable: candidates is never empty here
-            raise NoRouteError(_why_no_route(state, j, mode))
-        dec = best[1]
-    if commit:
-        evicted = [(dec.executor, c) for c in state.use(dec.executor, j)]
-        if mode is VerificationMode.REEXEC:
-            for v in dec.verifiers:
-                evicted.extend((v, c) for c in state.use(v, j))
-        if evicted:
-            dec = dec._replace(evicted=tuple(evicted))
-    return dec
+            order = order[: max(0, policy.executor_scan_limit - len(tried))]
+            done = 0
+        if done >= order.size:
+            break
+        offset = len(tried)
+        block = [int(x) for x in order[done : done + offset]]
+        done += len(block)
+        tried.extend(block)
+    if best is None:  # unreachable: candidates is never empty
+        raise NoRouteError(why_no_route(state, j, req.verification))
+    e, v = best
+    reason = v.reason
+    if v.degraded and policy.enforce_independence:
+        reason += f" (tried {len(tried)} executor(s) in cost order)"
+    return assemble(req, state, j, factor, rtt_row, e, v._replace(reason=reason), tuple(tried))
 
 
-_NO_VERIFIERS: tuple[tuple[int, ...], float, float] = ((), 0.0, 0.0)
+def _scan_cost(
+    cost: NDArray[np.float64], time: NDArray[np.float64], slo: float | None, policy: RoutingPolicy
+) -> NDArray[np.float64]:
+    """Executor cost for ranking candidates: ``inf`` where a node cannot execute; restricted to the
+    executors that meet the SLO when the policy enforces it and at least one does."""
+    cost = np.where(np.isfinite(time), cost, np.inf)
+    if policy.slo_aware and slo is not None:
+        within = np.where(time <= slo, cost, np.inf)
+        if np.isfinite(within).any():
+            return within
+    return cost
 
 
-def _assemble(
+def _cost_order(cost: NDArray[np.float64], state: RouterState, j: int) -> NDArray[np.int64]:
+    """Every row of finite cost, ordered by (cost, price, row): :func:`top` without a limit."""
+    finite = np.flatnonzero(np.isfinite(cost))
+    return finite[np.lexsort((finite, state.price_usd[j, finite], cost[finite]))]
+
+
+def _parts(
+    state: RouterState, j: int, factor: float, rtt_row: NDArray[np.float64], e: int, verif_ms: float
+) -> Parts:
+    return (
+        float(rtt_row[e]),
+        float(state.queue_ms[j, e]),
+        float(state.cold_ms[j, e]),
+        float(state.svc_ms[j, e] * factor),
+        verif_ms,
+    )
+
+
+def assemble(
     req: Request,
     state: RouterState,
     j: int,
     factor: float,
     rtt_row: NDArray[np.float64],
     e: int,
-    verif: tuple[tuple[int, ...], float, float],
-    report: IndependenceReport | None,
-    degraded: bool,
-    reason: str,
-) -> _Decision:
-    """The decision for executor ``e`` with verifiers ``(rows, verification ms, their price)``."""
-    rows, verif_ms, v_price = verif
-    cold = float(state.cold_ms[j, e])
-    parts = (
-        float(rtt_row[e]),
-        float(state.queue_ms[j, e]),
-        cold,
-        float(state.svc_ms[j, e] * factor),
-        verif_ms,
-    )
+    v: _VerifierChoice | None,
+    tried: tuple[int, ...] = (),
+) -> Decision:
+    """The decision for executor ``e`` with verifier choice ``v`` (``None``: no verifiers)."""
+    parts = _parts(state, j, factor, rtt_row, e, v.verif_ms if v else 0.0)
     slo = req.slo_ms
     meets = slo is None or parts[0] + parts[1] + parts[2] + parts[3] + parts[4] <= slo
-    price = float(state.price_usd[j, e] * factor) + v_price
-    src = int(state.cold_source[j, e]) if cold > 0 else -1
-    return _Decision(req, j, e, rows, src, parts, price, meets, report, degraded, reason, ())
+    price = float(state.price_usd[j, e] * factor) + (v.price_usd if v else 0.0)
+    src = int(state.cold_source[j, e]) if parts[2] > 0 else -1
+    if v is None:
+        return Decision(req, j, e, (), src, parts, price, meets, None, False, "", (), tried or (e,))
+    return Decision(
+        req, j, e, v.rows, src, parts, price, meets, v.report, v.degraded, v.reason, (), tried or (e,)
+    )
 
 
-def _verifiers(
+def verifiers_for(req: Request, state: RouterState, j: int, e: int, policy: RoutingPolicy) -> _VerifierChoice:
+    """Verifiers for executor ``e`` (cached per executor for TEE/zkML under a static verifier cost)."""
+    mode = req.verification
+    cacheable = policy.static_verifier_cost and mode in _PRODUCES_PROOF
+    if cacheable:
+        key = (e, mode, req.verifiers, policy.verifier_cost, policy.enforce_independence, policy.name)
+        hit = state.verifier_cache.get(key)  # type: ignore[arg-type]
+        if hit is not None:
+            return hit  # type: ignore[return-value]
+    sel, verif_ms, v_price, v_cost = _select(req, state, j, mode, e, policy)
+    report = independence_report(state.indep_codes, state.indep_dims, state.arrays.node_ids, e, sel.rows)
+    degraded, reason = _degraded(sel, report, req.verifiers, mode, policy)
+    out = _VerifierChoice(sel.rows, verif_ms, v_price, v_cost, report, degraded, reason)
+    if cacheable:
+        state.verifier_cache[key] = out  # type: ignore[index]
+    return out
+
+
+def _select(
     req: Request, state: RouterState, j: int, mode: VerificationMode, e: int, policy: RoutingPolicy
 ) -> tuple[Selection, float, float, float]:
     """Select verifiers for executor ``e``: (selection, verification ms, their price USD, max cost)."""
@@ -363,7 +392,40 @@ def _degraded(
     return False, ""
 
 
-def _why_no_route(state: RouterState, j: int, mode: VerificationMode) -> str:
+def commit_decision(
+    dec: Decision, state: RouterState, changes: list[tuple[int, int, int]] | None
+) -> Decision:
+    """Apply ``dec`` to ``state``: slots, warmth, LRU eviction. Returns it with ``evicted`` filled in.
+
+    When ``changes`` is a list, append ``(node row, model column, direction)`` for every entry whose
+    queue or cold-start time changed: direction ``+1`` when it grew, ``-1`` when it shrank (or the
+    parts moved with an equal sum).
+    """
+    j = dec.model
+    rows = (
+        (dec.executor, *dec.verifiers)
+        if dec.request.verification is VerificationMode.REEXEC
+        else (dec.executor,)
+    )
+    evicted: list[tuple[int, int]] = []
+    for i in rows:
+        watch = changes is not None and (
+            not state.warm[i, j] or state.in_flight[i] + 1 >= state.capacity[i] or state.load_rps[i] > 0
+        )
+        if not watch:
+            evicted.extend((i, c) for c in state.use(i, j))
+            continue
+        q0, c0 = state.queue_ms[:, i].tolist(), state.cold_ms[:, i].tolist()
+        evicted.extend((i, c) for c in state.use(i, j))
+        q1, c1 = state.queue_ms[:, i].tolist(), state.cold_ms[:, i].tolist()
+        for col, (a0, b0, a1, b1) in enumerate(zip(q0, c0, q1, c1, strict=True)):
+            if a0 != a1 or b0 != b1:
+                changes.append((i, col, 1 if a1 + b1 > a0 + b0 else -1))  # type: ignore[union-attr]
+    return dec._replace(evicted=tuple(evicted)) if evicted else dec
+
+
+def why_no_route(state: RouterState, j: int, mode: VerificationMode) -> str:
+    """Why no node can execute model column ``j`` under ``mode``: counts at each filter."""
     a = state.arrays
     model = state.models[j]
     ex = a.role(Role.EXECUTION)
@@ -381,7 +443,8 @@ def _why_no_route(state: RouterState, j: int, mode: VerificationMode) -> str:
     return text
 
 
-def _to_route(d: _Decision, state: RouterState) -> Route:
+def to_route(d: Decision, state: RouterState) -> Route:
+    """The public :class:`Route` of decision ``d``."""
     ids = state.arrays.node_ids
     mids = state.arrays.model_ids
     report = d.report or IndependenceReport(state.indep_dims, ())

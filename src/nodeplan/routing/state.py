@@ -38,6 +38,8 @@ from nodeplan.scenario.model import Model, Role, Scenario, VerificationMode
 
 __all__ = ["RouterState", "unit_vectors"]
 
+_HOP_CACHE_CELLS = 8_000_000  # hop RTT rows kept, in cells (64 MB)
+
 
 def unit_vectors(lat: NDArray[np.float64], lon: NDArray[np.float64]) -> NDArray[np.float64]:
     """(3, n) unit vectors of points given in degrees (x towards lon 0, z towards the north pole)."""
@@ -93,7 +95,13 @@ class RouterState:
         self.node_row: dict[str, int] = {nid: i for i, nid in enumerate(a.node_ids)}
         self.public = _fit(rtt.public.a_ms, rtt.public.b_ms_per_km)
         self.backbone = _fit(rtt.backbone.a_ms, rtt.backbone.b_ms_per_km)
-        self.xyz = np.ascontiguousarray(unit_vectors(a.lat, a.lon).T)  # (n, 3)
+        self.xyz3 = np.ascontiguousarray(unit_vectors(a.lat, a.lon))  # (3, n)
+        self.xyz = np.ascontiguousarray(self.xyz3.T)  # (n, 3)
+        self._meas = _index_measured(rtt, a.node_ids)
+        #: node row -> its hop RTT row (static: positions, providers, measured matrix)
+        self._hop_cache: dict[int, NDArray[np.float64]] = {}
+        #: (executor, mode, K) -> verifier choice of the nodeplan policy for TEE/zkML; reset on liveness
+        self.verifier_cache: dict[tuple[object, ...], object] = {}
         self.capacity = a.capacity.astype(float)
         self.price_rate = (
             a.price_usd_per_hour / np.maximum(self.capacity, 1.0) / 3600.0
@@ -175,6 +183,7 @@ class RouterState:
         ):
             val = getattr(self, name)
             setattr(new, name, {k: v.copy() for k, v in val.items()} if isinstance(val, dict) else val.copy())
+        new.verifier_cache = dict(self.verifier_cache)
         new.rng = np.random.Generator(type(self.rng.bit_generator)())
         new.rng.bit_generator.state = self.rng.bit_generator.state
         return new
@@ -328,47 +337,79 @@ class RouterState:
         self.base_ms = self.qc_ms + self.svc_ms
         self.ver_ok = {mode: self.up & self.ver_role & col for mode, col in self.mode_cols.items()}
         self.indep_share = {mode: _share_with(self.indep_codes, ok) for mode, ok in self.ver_ok.items()}
+        self.verifier_cache = {}
         self._version += 1
 
     # -- RTT (hot path) -------------------------------------------------------------------------------
-    def rtt_rows_ms(self, lat: Iterable[float], lon: Iterable[float]) -> NDArray[np.float64]:
-        """(B, n) public-internet RTT, ms, from each (lat, lon) user position to every node.
+    def rtt_rows_ms(
+        self,
+        lat: Iterable[float],
+        lon: Iterable[float],
+        origins: Iterable[str | None] | None = None,
+    ) -> NDArray[np.float64]:
+        """(P, n) RTT, ms, from each (lat, lon) user position to every node.
 
-        Same fit as :meth:`RttModel.rtt_ms` (``a + b · great-circle km``, fibre floor). The angle is
-        ``arccos`` of the dot product of unit vectors (one BLAS call per row), within 0.1 km of the
-        haversine distance; each row is computed by the same call, so a row is bit-identical whether
-        it is asked alone or in a batch.
+        Public-internet fit, as :meth:`RttModel.rtt_ms` (``a + b · great-circle km``, fibre floor), with
+        the angle taken as ``arccos`` of the dot product of unit vectors, within 0.1 km of haversine.
+        Where ``origins`` names a point of the measured RTT matrix (a demand source, say), its measured
+        RTT to a node overrides the fit. Every step is element by element (no BLAS reduction), so a
+        row is bit-identical whether it is computed alone or with others.
         """
         lats, lons = list(lat), list(lon)
-        out = np.empty((len(lats), self.n_nodes))
+        if len(lats) != len(lons):
+            raise RoutingError(f"rtt rows: {len(lats)} latitudes but {len(lons)} longitudes")
+        u = np.empty((len(lats), 3))
         for b, (la, lo) in enumerate(zip(lats, lons, strict=True)):
-            p, q = math.radians(la), math.radians(lo)
-            u = np.array((math.cos(p) * math.cos(q), math.cos(p) * math.sin(q), math.sin(p)))
-            self._rtt_from(self.xyz, u, self.public, out[b])
+            u[b] = _unit(la, lo)
+        out = self._rtt_from(self.xyz3, u, self.public)
+        if origins is not None and self._meas is not None:
+            for b, name in enumerate(origins):
+                if name is not None:
+                    self._override(out[b], name)
         return out
 
     def hop_rtt_ms(self, i: int) -> NDArray[np.float64]:
         """(n,) RTT, ms, from node ``i`` to every node: provider backbone where both share a known
-        provider, public internet otherwise; measured values override when the RTT model has them."""
-        u = self.xyz[i]
-        pub = self._rtt_from(self.xyz, u, self.public, np.empty(self.n_nodes))
+        provider, public internet otherwise; measured values override when the RTT model has them.
+
+        Rows are cached (they depend only on positions, providers and the measured matrix); the
+        returned array is read-only.
+        """
+        row = self._hop_cache.get(i)
+        if row is not None:
+            return row
+        u = self.xyz[i][None, :]
+        pub = self._rtt_from(self.xyz3, u, self.public)[0]
         p = self.provider_code[i]
         if p >= 0:
-            same = self.provider_code == p
-            sub = self.xyz[same]
-            pub[same] = self._rtt_from(sub, u, self.backbone, np.empty(sub.shape[0]))
-        if self.rtt.measured is not None:
-            a = self.arrays
-            meas = self.rtt.measured.lookup([a.node_ids[i]], a.node_ids)[0]
-            pub = np.where(np.isfinite(meas), meas, pub)
+            same = np.flatnonzero(self.provider_code == p)
+            pub[same] = self._rtt_from(np.ascontiguousarray(self.xyz3[:, same]), u, self.backbone)[0]
+        if self._meas is not None:
+            self._override(pub, self.arrays.node_ids[i])
+        pub.flags.writeable = False
+        if len(self._hop_cache) * self.n_nodes >= _HOP_CACHE_CELLS:
+            self._hop_cache.clear()
+        self._hop_cache[i] = pub
         return pub
 
+    def _override(self, row: NDArray[np.float64], name: str) -> None:
+        """Write the measured RTTs from point ``name`` to the nodes into ``row`` (where measured)."""
+        meas = self._meas
+        if meas is None:
+            return
+        r = meas.row.get(name, -1)
+        if r < 0:
+            return
+        vals = meas.matrix[r, meas.node_pos]
+        ok = np.isfinite(vals)
+        row[meas.node_rows[ok]] = vals[ok]
+
     @staticmethod
-    def _rtt_from(
-        xyz: NDArray[np.float64], u: NDArray[np.float64], fit: _Fit, out: NDArray[np.float64]
-    ) -> NDArray[np.float64]:
-        """RTT, ms, from unit vector ``u`` to each row of ``xyz`` (n, 3), written into ``out``."""
-        d = np.matmul(xyz, u, out=out)
+    def _rtt_from(xyz3: NDArray[np.float64], u: NDArray[np.float64], fit: _Fit) -> NDArray[np.float64]:
+        """(P, n) RTT, ms, from each unit vector ``u[p]`` (P, 3) to each column of ``xyz3`` (3, n)."""
+        d = xyz3[0] * u[:, 0:1]
+        d += xyz3[1] * u[:, 1:2]
+        d += xyz3[2] * u[:, 2:3]
         np.minimum(d, 1.0, out=d)
         np.maximum(d, -1.0, out=d)
         np.arccos(d, out=d)  # central angle, radians
@@ -381,6 +422,32 @@ class RouterState:
         d *= fit.k_ms
         d += fit.a_ms
         return d
+
+
+def _unit(lat: float, lon: float) -> tuple[float, float, float]:
+    """Unit vector of a point in degrees (same convention as :func:`unit_vectors`)."""
+    p, q = math.radians(lat), math.radians(lon)
+    return (math.cos(p) * math.cos(q), math.cos(p) * math.sin(q), math.sin(p))
+
+
+@dataclass(frozen=True)
+class _Measured:
+    """A measured RTT matrix indexed for the hot path: ``matrix[row[name], node_pos]`` is the RTT,
+    ms, from ``name`` to the nodes at rows ``node_rows`` (the nodes the matrix names)."""
+
+    row: dict[str, int]
+    matrix: NDArray[np.float64]
+    node_rows: NDArray[np.int64]
+    node_pos: NDArray[np.int64]
+
+
+def _index_measured(rtt: RttModel, node_ids: tuple[str, ...]) -> _Measured | None:
+    if rtt.measured is None:
+        return None
+    row = {name: k for k, name in enumerate(rtt.measured.names)}
+    pos = np.array([row.get(nid, -1) for nid in node_ids], dtype=np.int64)
+    rows = np.flatnonzero(pos >= 0)
+    return _Measured(row, rtt.measured.matrix_ms, rows, pos[rows])
 
 
 def _share_with(codes: NDArray[np.int32], pool: NDArray[np.bool_]) -> NDArray[np.float64]:

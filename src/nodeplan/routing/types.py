@@ -29,6 +29,9 @@ class Request:
     verifiers : number K of verifiers; 0 for ``none``, at least 1 otherwise
     slo_ms : end-to-end latency objective, ms; ``None`` = no objective
     policy : name of a registered routing policy (see :data:`nodeplan.routing.POLICIES`)
+    origin : name of the user's location (a demand source of the scenario, e.g. ``"Paris"``); when the
+        state's RTT model has a measured matrix with this name, its measured RTTs to the nodes override
+        the fitted user -> node RTT. ``None`` = the fit from ``lat``, ``lon`` only.
 
     Examples
     --------
@@ -47,6 +50,7 @@ class Request:
     verifiers: int = 0
     slo_ms: float | None = None
     policy: str = "nodeplan"
+    origin: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model:
@@ -74,6 +78,8 @@ class Request:
             raise RoutingError(f"slo_ms: must be a positive number of ms or None (got {self.slo_ms!r})")
         if not isinstance(self.policy, str) or not self.policy:
             raise RoutingError(f"policy: must be a policy name (got {self.policy!r})")
+        if self.origin is not None and (not isinstance(self.origin, str) or not self.origin):
+            raise RoutingError(f"origin: must be a non-empty place name or None (got {self.origin!r})")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,377 @@
+"""``route_batch``: route many requests at once, with the same answers as routing them one by one.
+
+How it stays exact while being vectorised
+-----------------------------------------
+Requests are taken in chunks. For each chunk, against the state at the start of the chunk:
+
+1. the RTT row of every distinct user position (``(lat, lon, origin)``) is computed in one numpy
+   expression (element by element, so a row is bit-identical to the one :func:`~nodeplan.routing.route`
+   computes);
+2. requests under a policy whose executor cost is the ``nodeplan`` one are grouped by what their
+   decision depends on (position, model, mode, K, SLO, policy); the ``(groups x nodes)`` matrix of
+   expected time and cost is built in one expression (RTT + queue + cold start + service x factor,
+   + price weight x price), and the executor is the ``argmin`` along each row, with the SLO filter,
+   ties to the lower price then the lower row. With verifiers, the policy's best executors come from
+   one ``argpartition`` along the rows; verifier sets for TEE/zkML are cached per executor in the state;
+3. requests under other policies, and groups that tie at the candidate boundary or find no executor,
+   are decided one by one at their turn (so errors are raised at the right position).
+
+With ``commit=False`` the state does not change, so every decision of step 2 stands. With
+``commit=True`` the requests are committed in order; a commit that changes a queue or cold-start time
+(a cold start that warms or evicts, a slot count past capacity, re-execution) is recorded as
+``(node, model, grew or shrank)``, and a later request of the chunk is decided again at its turn when
+that change can alter its decision: same model, and the node was one of the executors its decision
+rested on, or the time shrank (the node may now attract it), or it asks for re-execution (its verifiers
+read every node's queue and cold start). A time that grew at a node the decision did not rest on cannot
+change it: that node was already worse. Commits that only move a counter below capacity change nothing.
+
+When commits undo more than a quarter of a chunk's planned decisions (every request changes the state,
+e.g. nodes past capacity), the next chunks are routed one by one without planning (1, 2, 4, ... up to
+64 chunks before planning is tried again): the answers are the same either way, only the speed differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import overload
+
+import numpy as np
+from numpy.typing import NDArray
+
+from nodeplan.exceptions import NoRouteError, RoutingError
+from nodeplan.routing.policies import NODEPLAN_EXECUTOR_COST, RoutingPolicy, get_policy
+from nodeplan.routing.router import (
+    Decision,
+    argmin_tiebreak,
+    assemble,
+    best_with_verifiers,
+    commit_decision,
+    decide,
+    to_route,
+    top,
+    total,
+)
+from nodeplan.routing.state import RouterState
+from nodeplan.routing.types import Request, Route
+from nodeplan.scenario.model import VerificationMode
+
+__all__ = ["RouteBatch", "route_batch"]
+
+_CELLS = 1_000_000  # (groups x nodes) cells per chunk without commits (8 MB per matrix)
+_COMMIT_CHUNK = 256  # requests per chunk when committing (later ones may have to be decided again)
+_PROOF = (VerificationMode.TEE, VerificationMode.ZKML)
+
+
+def route_batch(requests: Iterable[Request], state: RouterState, *, commit: bool = True) -> RouteBatch:
+    """Route many requests in order; the same answers as calling :func:`route` on each in turn.
+
+    Each request sees the state left by the ones before it (sequential semantics); the work is
+    vectorised across requests as the module docstring explains. Route objects are built on access
+    (:class:`RouteBatch`).
+
+    Policy names are all checked before routing starts. A request that cannot be routed raises
+    :class:`NoRouteError` (or :class:`RoutingError` for an unsupported mode) naming its position; the
+    routes before it have already changed ``state``, exactly as one-by-one routing would.
+
+    Examples
+    --------
+    >>> from nodeplan.scenario.model import Scenario, Node, Model
+    >>> sc = Scenario(
+    ...     nodes=[Node(id="paris", lat=48.86, lon=2.35, roles={"execution"}, warm_models=["m"]),
+    ...            Node(id="tokyo", lat=35.68, lon=139.69, roles={"execution"}, warm_models=["m"])],
+    ...     models=[Model(id="m", size_bytes=0, service_s={"cpu": 0.05})])
+    >>> batch = route_batch([Request("m", 51.5, -0.1), Request("m", 35.0, 135.0)], RouterState.from_scenario(sc))
+    >>> [r.executor for r in batch]
+    ['paris', 'tokyo']
+    """
+    reqs = list(requests)
+    for pos, r in enumerate(reqs):
+        if not isinstance(r, Request):
+            raise RoutingError(f"requests[{pos}]: expected a Request (got {type(r).__name__})")
+    policies: dict[str, RoutingPolicy] = {}
+    for r in reqs:
+        if r.policy not in policies:
+            policies[r.policy] = get_policy(r.policy)
+    decisions: list[Decision] = []
+    block = max(1, _CELLS // max(state.n_nodes, 1))
+    if commit:
+        block = min(block, _COMMIT_CHUNK)
+    skip, backoff = 0, 1
+    try:
+        for start in range(0, len(reqs), block):
+            chunk = reqs[start : start + block]
+            if skip:  # recent chunks had most planned decisions undone by commits: go one by one
+                skip -= 1
+                _route_sequential(chunk, state, policies, decisions)
+                continue
+            planned, undone = _route_chunk(chunk, state, policies, commit, decisions)
+            if commit and undone * 4 > planned:
+                skip, backoff = backoff, min(backoff * 2, 64)
+            else:
+                backoff = 1
+    except (NoRouteError, RoutingError) as exc:
+        raise type(exc)(f"requests[{len(decisions)}]: {exc}") from None
+    return RouteBatch(decisions, state)
+
+
+class RouteBatch(Sequence[Route]):
+    """The routes of :func:`route_batch`, in request order; each :class:`Route` is built on access."""
+
+    def __init__(self, decisions: list[Decision], state: RouterState) -> None:
+        self._decisions = decisions
+        self._state = state
+
+    def __len__(self) -> int:
+        return len(self._decisions)
+
+    @overload
+    def __getitem__(self, index: int) -> Route: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Route]: ...
+    def __getitem__(self, index: int | slice) -> Route | list[Route]:
+        if isinstance(index, slice):
+            return [to_route(d, self._state) for d in self._decisions[index]]
+        return to_route(self._decisions[index], self._state)
+
+    @property
+    def executor_rows(self) -> NDArray[np.int64]:
+        """(B,) node row of each route's executor."""
+        return np.array([d.executor for d in self._decisions], dtype=np.int64)
+
+    @property
+    def total_ms(self) -> NDArray[np.float64]:
+        """(B,) expected completion time of each route, ms."""
+        return np.array([total(d.parts) for d in self._decisions])
+
+
+def _rtt_rows(chunk: list[Request], state: RouterState) -> tuple[list[int], NDArray[np.float64]]:
+    """Row of each request into the RTT matrix of the chunk's distinct user positions."""
+    where: dict[tuple[float, float, str | None], int] = {}
+    slots = [where.setdefault((r.lat, r.lon, r.origin), len(where)) for r in chunk]
+    pts = list(where)
+    return slots, state.rtt_rows_ms([p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts])
+
+
+def _route_sequential(
+    chunk: list[Request], state: RouterState, policies: dict[str, RoutingPolicy], out: list[Decision]
+) -> None:
+    """One by one on the live state, committing each (for chunks where most commits change it)."""
+    slots, rows = _rtt_rows(chunk, state)
+    for r, slot in zip(chunk, slots, strict=True):
+        out.append(commit_decision(decide(r, state, rows[slot], policies[r.policy]), state, None))
+
+
+def _route_chunk(
+    chunk: list[Request],
+    state: RouterState,
+    policies: dict[str, RoutingPolicy],
+    commit: bool,
+    out: list[Decision],
+) -> tuple[int, int]:
+    """Route ``chunk`` into ``out``; returns (decisions planned, planned decisions undone by commits)."""
+    slots, rows = _rtt_rows(chunk, state)
+    planned = _plan(chunk, slots, rows, state, policies)
+    n_planned = sum(d is not None for d in planned)
+    if not commit:
+        for r, slot, d in zip(chunk, slots, planned, strict=True):
+            out.append(d if d is not None else decide(r, state, rows[slot], policies[r.policy]))
+        return n_planned, 0
+    seen = _Changes(len(state.models))
+    changes: list[tuple[int, int, int]] = []
+    undone = 0
+    for r, slot, d in zip(chunk, slots, planned, strict=True):
+        if d is None or seen.invalidates(d):
+            undone += d is not None
+            d = decide(r, state, rows[slot], policies[r.policy])
+        d = commit_decision(d, state, changes)
+        if changes:
+            seen.add(changes)
+            changes.clear()
+        out.append(d)
+    return n_planned, undone
+
+
+class _Changes:
+    """Queue and cold-start changes committed since the start of a chunk, by model column."""
+
+    def __init__(self, n_models: int) -> None:
+        self.any = [False] * n_models
+        self.shrank = [False] * n_models
+        self.grew: list[set[int]] = [set() for _ in range(n_models)]
+
+    def add(self, changes: list[tuple[int, int, int]]) -> None:
+        """Record ``(node, model column, +1 grew / -1 shrank)`` changes."""
+        for i, col, direction in changes:
+            self.any[col] = True
+            if direction < 0:
+                self.shrank[col] = True
+            else:
+                self.grew[col].add(i)
+
+    def invalidates(self, d: Decision) -> bool:
+        """Whether the recorded changes may alter decision ``d`` (taken at the start of the chunk).
+
+        Only changes for ``d``'s model matter. A time that shrank anywhere may attract the request; a
+        time that grew matters at the executors ``d`` rested on, or anywhere for re-execution (its
+        verifiers read every node's queue and cold start).
+        """
+        col = d.model
+        if not self.any[col]:
+            return False
+        if self.shrank[col]:
+            return True
+        req = d.request
+        if req.verification is VerificationMode.REEXEC and req.verifiers > 0:
+            return True
+        grew = self.grew[col]
+        return any(e in grew for e in d.tried)
+
+
+def _plan(
+    chunk: list[Request],
+    slots: list[int],
+    rows: NDArray[np.float64],
+    state: RouterState,
+    policies: dict[str, RoutingPolicy],
+) -> list[Decision | None]:
+    """Vectorised decisions on the current state for the requests it can take; ``None`` elsewhere."""
+    groups: dict[tuple[object, ...], int] = {}
+    first: list[int] = []
+    gidx: list[int] = []
+    for t, r in enumerate(chunk):
+        pol = policies[r.policy]
+        j = state.model_col.get(r.model, -1)
+        if (
+            pol.executor_cost is not NODEPLAN_EXECUTOR_COST
+            or j < 0
+            or (j, r.verification) not in state.factors
+            or (r.verifiers > 0 and pol.executor_candidates == 1)
+        ):
+            gidx.append(-1)
+            continue
+        key = (slots[t], j, r.verification, r.verifiers, r.slo_ms, r.policy)
+        g = groups.setdefault(key, len(groups))
+        if g == len(first):
+            first.append(t)
+        gidx.append(g)
+    if not groups:
+        return [None] * len(chunk)
+    reps = [chunk[t] for t in first]
+    slot_g = np.array([slots[t] for t in first], dtype=np.int64)
+    j_g = np.array([state.model_col[r.model] for r in reps], dtype=np.int64)
+    fac_g = np.array([state.factors[(state.model_col[r.model], r.verification)] for r in reps])
+    # expected time and cost, (groups x nodes), each element as route() computes it
+    rtt = rows[slot_g]
+    time = rtt + state.base_ms[j_g]
+    other = np.flatnonzero(fac_g != 1.0)
+    if other.size:
+        t2 = rtt[other] + state.qc_ms[j_g[other]]
+        t2 += state.svc_ms[j_g[other]] * fac_g[other, None]
+        time[other] = t2
+    for mode in _PROOF:
+        g_mode = np.array([g for g, r in enumerate(reps) if r.verification is mode], dtype=np.int64)
+        if g_mode.size:
+            time[g_mode] = np.where(state.mode_cols[mode], time[g_mode], np.inf)
+    w = state.scenario.policy.price_weight_ms_per_usd
+    if w == 0:
+        cost = time
+    else:
+        price = state.price_usd[j_g]
+        if other.size:
+            price[other] = price[other] * fac_g[other, None]
+        cost = time + w * price
+    slo = np.array(
+        [r.slo_ms if r.slo_ms is not None and policies[r.policy].slo_aware else np.inf for r in reps]
+    )
+    has_slo = np.isfinite(slo)
+    if has_slo.any():
+        g_slo = np.flatnonzero(has_slo)
+        within = np.where(time[g_slo] <= slo[g_slo, None], cost[g_slo], np.inf)
+        keep = np.isfinite(within).any(axis=1)
+        if keep.any():
+            cost = cost.copy() if cost is time else cost
+            cost[g_slo[keep]] = within[keep]
+    decided: list[Decision | None] = [None] * len(reps)
+    k_g = np.array([r.verifiers for r in reps])
+    _plan_executor_only(np.flatnonzero(k_g == 0), reps, j_g, fac_g, slot_g, rows, cost, state, decided)
+    _plan_with_verifiers(
+        np.flatnonzero(k_g > 0), reps, j_g, fac_g, slot_g, rows, cost, state, policies, decided
+    )
+    out: list[Decision | None] = []
+    for t, g in enumerate(gidx):
+        d = decided[g] if g >= 0 else None
+        if d is not None and t != first[g]:
+            d = d._replace(request=chunk[t])
+        out.append(d)
+    return out
+
+
+def _plan_executor_only(
+    gs: NDArray[np.int64],
+    reps: list[Request],
+    j_g: NDArray[np.int64],
+    fac_g: NDArray[np.float64],
+    slot_g: NDArray[np.int64],
+    rows: NDArray[np.float64],
+    cost: NDArray[np.float64],
+    state: RouterState,
+    decided: list[Decision | None],
+) -> None:
+    if not gs.size:
+        return
+    c = cost[gs]
+    e = c.argmin(axis=1)
+    best = c[np.arange(gs.size), e]
+    last = c.shape[1] - 1 - c[:, ::-1].argmin(axis=1)
+    for pos, g in enumerate(gs.tolist()):
+        if not best[pos] < np.inf:  # no executor (or NaN): route() raises at this request's turn
+            continue
+        j = int(j_g[g])
+        ex = int(e[pos])
+        if last[pos] != ex:  # a tie: lower price, then lower row
+            ex = argmin_tiebreak(c[pos], state, j)
+        decided[g] = assemble(reps[g], state, j, float(fac_g[g]), rows[slot_g[g]], ex, None)
+
+
+def _plan_with_verifiers(
+    gs: NDArray[np.int64],
+    reps: list[Request],
+    j_g: NDArray[np.int64],
+    fac_g: NDArray[np.float64],
+    slot_g: NDArray[np.int64],
+    rows: NDArray[np.float64],
+    cost: NDArray[np.float64],
+    state: RouterState,
+    policies: dict[str, RoutingPolicy],
+    decided: list[Decision | None],
+) -> None:
+    if not gs.size:
+        return
+    c = cost[gs]
+    n = c.shape[1]
+    for want in sorted({policies[reps[g].policy].executor_candidates for g in gs.tolist()}):
+        sel = np.array(
+            [p for p, g in enumerate(gs.tolist()) if policies[reps[g].policy].executor_candidates == want]
+        )
+        cs = c[sel]
+        if want < n:
+            part = np.argpartition(cs, want - 1, axis=1)[:, :want]
+        else:
+            part = np.broadcast_to(np.arange(n), (sel.size, n))
+        vals = np.take_along_axis(cs, part, axis=1)
+        kth = vals.max(axis=1)
+        clean = np.isfinite(kth) & ((cs <= kth[:, None]).sum(axis=1) == part.shape[1])
+        for q, p in enumerate(sel.tolist()):
+            g = int(gs[p])
+            req, j = reps[g], int(j_g[g])
+            if clean[q]:
+                idx = part[q]
+                order = np.lexsort((idx, state.price_usd[j, idx], vals[q]))
+                cands = [int(x) for x in idx[order]]
+            else:  # ties at the boundary, or fewer finite executors than wanted
+                cands = top(c[p], want, state, j)
+                if not cands:
+                    continue  # no executor: route() raises at this request's turn
+            decided[g] = best_with_verifiers(
+                req, state, j, float(fac_g[g]), rows[slot_g[g]], c[p], cands, policies[req.policy]
+            )
