@@ -259,7 +259,10 @@ def test_default_model_backbone_faster_than_public_at_same_distance():
     m = default_rtt_model()
     pub = float(m.rtt_ms(51.5074, -0.1278, 40.7128, -74.0060))
     bb = float(m.rtt_ms(51.5074, -0.1278, 40.7128, -74.0060, same_provider=True))
-    assert pub == pytest.approx(m.public.a_ms + m.public.b_ms_per_km * 5570.0, abs=0.2)
+    # External reference: the L1 fits quoted in the data README (public 14.5 + 0.0169 km, AWS 10.0 +
+    # 0.0157 km) give 108.6 ms and 97.4 ms at this distance.
+    assert pub == pytest.approx(14.5 + 0.0169 * 5570.0, abs=1.0)
+    assert bb == pytest.approx(10.0 + 0.0157 * 5570.0, abs=0.5)
     assert bb < pub
 
 

@@ -200,24 +200,9 @@ def test_compile_codes_unknown_as_minus_one() -> None:
 
 
 # --- Hypothesis: random corruptions of a valid scenario never escape as tracebacks ----------------
+# Each corrupted field must either be rejected with the documented one-line error, whose location starts
+# with the field's own path and which quotes the bad value, or be accepted only if it really is valid.
 
-_NODE_FIELDS = [
-    "lat",
-    "lon",
-    "capacity",
-    "gpu_memory_gb",
-    "disk_gb",
-    "price_usd_per_hour",
-    "stake",
-    "id",
-    "roles",
-    "asn",
-    "country",
-    "warm_models",
-    "verification_modes",
-    "status",
-    "bandwidth_gbps",
-]
 _BAD_VALUES = st.one_of(
     st.just(math.nan),
     st.just(math.inf),
@@ -231,25 +216,61 @@ _BAD_VALUES = st.one_of(
     st.booleans(),
 )
 
+# section -> (index range, fields); the prefix a rejection may name instead of the field itself
+_SECTIONS: dict[str, tuple[int, list[str]]] = {
+    "nodes": (4, ["lat", "lon", "capacity", "gpu_memory_gb", "disk_gb", "price_usd_per_hour", "stake", "id",
+                  "roles", "asn", "country", "warm_models", "verification_modes", "status", "bandwidth_gbps"]),
+    "models": (2, ["id", "size_bytes", "load_s", "init_s", "service_s", "verification", "min_gpu_memory_gb"]),
+    "sources": (1, ["name", "lat", "lon", "weight"]),
+    "demand": (1, ["model", "rate_rps", "slo_ms", "verification", "verifiers"]),
+}
+# Fields whose bad value is reported at a related place (a cross-reference check).
+_RELATED = {
+    ("nodes", "gpu_memory_gb"): ("warm_models",),
+    ("nodes", "id"): ("id",),
+    ("models", "id"): ("warm_models", "stored_models", "model"),
+    ("models", "size_bytes"): ("warm_models",),
+    ("models", "verification"): ("verification",),
+    ("demand", "verification"): ("verification",),
+    ("demand", "verifiers"): ("demand",),
+    ("sources", "name"): ("sources",),
+}
 
-@settings(max_examples=300, deadline=None)
-@given(node=st.integers(0, 3), field=st.sampled_from(_NODE_FIELDS), value=_BAD_VALUES)
-def test_corrupted_node_field_gives_one_line_scenario_error(node: int, field: str, value: Any) -> None:
+
+@st.composite
+def _corruption(draw: st.DrawFn) -> tuple[str, int, str, Any]:
+    section = draw(st.sampled_from(sorted(_SECTIONS)))
+    n, fields = _SECTIONS[section]
+    return section, draw(st.integers(0, n - 1)), draw(st.sampled_from(fields)), draw(_BAD_VALUES)
+
+
+@settings(max_examples=400, deadline=None)
+@given(case=_corruption())
+def test_corrupted_field_gives_documented_error(case: tuple[str, int, str, Any]) -> None:
+    section, i, field, value = case
     data = copy.deepcopy(base())
-    data["nodes"][node][field] = value
+    data[section][i][field] = value
     try:
         s = parse_scenario(data)
     except ScenarioError as exc:
         msg = str(exc)
         assert "\n" not in msg
-        assert msg.startswith(f"nodes.{node}.{field}") or msg.startswith("nodes."), msg
+        loc = msg.split(": ", 1)[0]
+        allowed = [f"{section}.{i}.{field}"] + [r for r in _RELATED.get((section, field), ())]
+        assert any(loc.startswith(a) or f".{a}" in loc or loc == a for a in allowed), (loc, msg)
+        if loc.startswith(f"{section}.{i}.{field}") and (section, field) not in _RELATED:
+            assert "(got " in msg or repr(value) in msg, msg  # the bad value is quoted
         return
-    # Accepted: then the value really is valid for that field.
-    n = s.nodes[node]
-    if field in ("lat", "lon"):
-        assert math.isfinite(getattr(n, field))
-    if field in ("capacity", "gpu_memory_gb", "disk_gb", "price_usd_per_hour", "stake"):
-        assert getattr(n, field) >= 0
+    # Accepted: then the stored value must satisfy the field's documented constraint.
+    obj = getattr(s, section)[i]
+    stored = getattr(obj, field)
+    if field == "lat":
+        assert -90 <= stored <= 90
+    elif field == "lon":
+        assert -180 <= stored <= 180
+    elif isinstance(stored, float | int) and not isinstance(stored, bool):
+        assert math.isfinite(stored)
+        assert stored >= 0
 
 
 @settings(max_examples=150, deadline=None)
@@ -258,3 +279,17 @@ def test_missing_required_node_field(drop: str, node: int) -> None:
     data = copy.deepcopy(base())
     del data["nodes"][node][drop]
     assert error_of(data) == f"nodes.{node}.{drop}: missing required field"
+
+
+@settings(max_examples=100, deadline=None)
+@given(value=st.one_of(st.floats(allow_nan=True), st.integers(-1000, 1000)))
+def test_latitude_accepted_iff_finite_and_in_range(value: float) -> None:
+    data = copy.deepcopy(base())
+    data["nodes"][0]["lat"] = value
+    ok = math.isfinite(value) and -90 <= value <= 90
+    if ok:
+        assert parse_scenario(data).nodes[0].lat == value
+    else:
+        msg = error_of(data)
+        assert msg.startswith("nodes.0.lat: ")
+        assert f"(got {value!r})" in msg

@@ -40,6 +40,11 @@ def _loc(err: Mapping[str, Any]) -> str:
     return ".".join(str(p) for p in err["loc"]) or "scenario"
 
 
+def _short_repr(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _one_line(exc: ValidationError) -> str:
     """The first error of a pydantic validation failure as ``field: message (got value)``."""
     errors = exc.errors()
@@ -56,10 +61,10 @@ def _one_line(exc: ValidationError) -> str:
     has_own_loc = getattr((err.get("ctx") or {}).get("error"), "loc", None) is not None
     if err["type"] == "missing":
         text = f"{loc}: missing required field"
-    elif has_own_loc or isinstance(got, dict | list | tuple):
+    elif has_own_loc:
         text = f"{loc}: {msg}"
     else:
-        text = f"{loc}: {msg} (got {got!r})"
+        text = f"{loc}: {msg} (got {_short_repr(got)})"
     more = len(errors) - 1
     if more:
         text += f" [+{more} more error{'s' if more > 1 else ''}]"
