@@ -522,3 +522,42 @@ def test_batch_reexec_verifiers_see_the_slots_taken_by_earlier_requests() -> Non
     # Frankfurt (~8 ms further); the 3rd finds both busy and takes Paris again with one call ahead
     assert [r.verifiers for r in got] == [("v-paris",), ("v-frankfurt",), ("v-paris",)]
     assert got[2].time.verification_ms == pytest.approx(got[0].time.verification_ms + 500.0)
+
+
+# -- measured RTT matrix ----------------------------------------------------------------------------------
+def test_measured_hop_rtt_changes_the_verifier() -> None:
+    from nodeplan.latency.rtt import MeasuredRtt
+
+    sc = verifier_scenario()
+    sydney = _node(
+        "v-sydney",
+        (-33.87, 151.21),
+        roles={"verification"},
+        provider="azure",
+        asn=8075,
+        operator="d",
+        verification_modes={"tee"},
+    )
+    sc = sc.model_copy(update={"nodes": (*sc.nodes, sydney)})
+    req = Request("llama-8b", *FRANKFURT, verification="tee", verifiers=1)
+    fitted = route(req, RouterState.from_scenario(sc), commit=False)
+    assert fitted.verifiers == ("v-gcp",)  # Paris is ~480 km away by the fit, Sydney ~16,500 km
+    rtt = default_rtt_model().with_measured(MeasuredRtt.from_pairs({("exec", "v-sydney"): 2.0}))
+    measured = route(req, RouterState.from_scenario(sc, rtt=rtt), commit=False)
+    assert measured.verifiers == ("v-sydney",)
+    assert measured.time.verification_ms == pytest.approx(2.0 + 5.0)  # measured hop + attestation check
+
+
+def test_measured_user_rtt_applies_to_a_named_origin_in_single_and_batch_routes() -> None:
+    from nodeplan.latency.rtt import MeasuredRtt
+
+    rtt = default_rtt_model().with_measured(MeasuredRtt.from_pairs({("Paris", "ashburn"): 1.5}))
+    st = RouterState.from_scenario(warm_vs_cold(), rtt=rtt)
+    named = Request("tiny", *PARIS, policy="nearest", origin="Paris")
+    assert route(named, st, commit=False).executor == "ashburn"
+    assert route(named, st, commit=False).time.network_ms == 1.5
+    unnamed = Request("tiny", *PARIS, policy="nearest")
+    assert route(unnamed, st, commit=False).executor == "paris"
+    # nodeplan: tiny is warm in Ashburn; at 1.5 ms it now beats the cold start in Paris
+    batch = route_batch([Request("tiny", *PARIS, origin="Paris"), Request("tiny", *PARIS)], st, commit=False)
+    assert [r.executor for r in batch] == ["ashburn", "paris"]

@@ -158,3 +158,37 @@ def test_builtin_opengradient_tee_route_is_checked_off_aws(capsys: pytest.Captur
     assert Role.COORDINATION in verifier.roles
     assert verifier.provider != "aws"
     assert out["independence"]["pairs"][0]["shared"] == []
+
+
+def test_rtt_matrix_overrides_the_user_to_node_rtt_for_a_named_city(
+    scenario_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # by the fit, Paris -> ashburn is ~6,200 km (~80 ms): the nearest node is paris. A measured 1.5 ms
+    # (as if ashburn sat next door) makes ashburn the nearest, and the route reports that RTT.
+    pings = tmp_path / "pings.csv"
+    pings.write_text("from,to,rtt_ms\nParis,ashburn,1.5\n")
+    args = ["route", "-m", "llama-8b", "--from", "paris", "-s", str(scenario_file), "--json", "-p", "nearest"]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["executor"] == "paris"
+    assert main([*args, "--rtt-matrix", str(pings)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["executor"] == "ashburn"
+    assert out["time_ms"]["network"] == 1.5
+    # a LAT,LON origin has no name in the matrix: the fit applies
+    assert main([*args[:4], "48.86,2.35", *args[5:], "--rtt-matrix", str(pings)]) == 0
+    assert json.loads(capsys.readouterr().out)["executor"] == "paris"
+
+
+def test_rtt_matrix_for_another_scenario_is_an_error(
+    scenario_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pings = tmp_path / "pings.csv"
+    pings.write_text("from,to,rtt_ms\nBerlin,og-1,3\n")
+    code = main(
+        ["route", "-m", "llama-8b", "--from", "paris", "-s", str(scenario_file), "--rtt-matrix", str(pings)]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --rtt-matrix: none of the 2 names in ")
+    assert "is a node id or demand source of scenario 'tiny-net'" in err
+    assert err.count("\n") == 1

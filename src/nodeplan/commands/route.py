@@ -6,6 +6,7 @@ import difflib
 import json
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,7 +14,9 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from nodeplan.exceptions import RoutingError
+from nodeplan.exceptions import LatencyModelError, RoutingError
+from nodeplan.latency.matrix_io import load_rtt_matrix
+from nodeplan.latency.rtt import RttModel, default_rtt_model
 from nodeplan.routing.policies import POLICIES
 from nodeplan.routing.router import route
 from nodeplan.routing.state import RouterState
@@ -21,7 +24,7 @@ from nodeplan.routing.types import Request, Route
 from nodeplan.scenario.io import resolve_scenario
 from nodeplan.scenario.model import Scenario, VerificationMode
 
-__all__ = ["parse_origin", "route_cmd"]
+__all__ = ["load_measured_rtt", "parse_origin", "route_cmd"]
 
 _LATLON = re.compile(r"^\s*([-+]?\d+(?:\.\d*)?)\s*,\s*([-+]?\d+(?:\.\d*)?)\s*$")
 
@@ -50,6 +53,23 @@ def parse_origin(text: str, scenario: Scenario) -> tuple[str, float, float]:
         near = [k for k in by_name if text.strip().lower() in k][:4]
     hint = ", ".join(by_name[k].name for k in near) if near else "none; give LAT,LON instead"
     raise RoutingError(f"--from: unknown city {text!r} in scenario {scenario.name!r} (close matches: {hint})")
+
+
+def load_measured_rtt(path: Path, scenario: Scenario) -> RttModel:
+    """The default RTT model with the measured matrix in ``path`` (CSV ``from,to,rtt_ms``) as overrides.
+
+    Raises :class:`LatencyModelError` when the file is unreadable or names no node id or demand source
+    of ``scenario`` (a matrix for another scenario would silently change nothing).
+    """
+    measured = load_rtt_matrix(path)
+    known = {n.id for n in scenario.nodes} | {s.name for s in scenario.sources}
+    if not known.intersection(measured.names):
+        shown = ", ".join(measured.names[:4]) + (", ..." if len(measured.names) > 4 else "")
+        raise LatencyModelError(
+            f"--rtt-matrix: none of the {len(measured.names)} names in {path} ({shown}) is a node id or "
+            f"demand source of scenario {scenario.name!r}"
+        )
+    return default_rtt_model().with_measured(measured)
 
 
 def _check_model(model: str, scenario: Scenario) -> None:
@@ -167,6 +187,14 @@ def route_cmd(
         bool, typer.Option("--compare", help="Show every policy's choice for the same request side by side.")
     ] = False,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random policy.")] = 0,
+    rtt_matrix: Annotated[
+        Path | None,
+        typer.Option(
+            "--rtt-matrix",
+            help="Measured RTTs, CSV with header from,to,rtt_ms (names: node ids, or city names of the "
+            "scenario for user -> node RTTs); they override the fitted RTT where given.",
+        ),
+    ] = None,
 ) -> None:
     """Choose executor, verifiers and model source for one request, with its expected time and price.
 
@@ -175,8 +203,12 @@ def route_cmd(
     The nodeplan policy minimises it within the SLO, with verifiers that share no provider, ASN, operator,
     data center or TEE vendor with the executor; --compare shows the baselines next to it.
 
+    With --rtt-matrix, measured RTTs replace the fit for node <-> node hops (verifiers, model fetches)
+    and, when --from names a city that the file lists, for user -> node.
+
     Examples: [bold]nodeplan route --model llama-3-8b-q4 --from paris[/]
     [bold]nodeplan route -m llama-3-70b-q4 --from 35.68,139.69 --verify tee -k 1 --compare[/]
+    [bold]nodeplan route -m llama-3-8b-q4 --from paris --rtt-matrix pings.csv[/]
     """
     sc = resolve_scenario(scenario)
     _check_model(model, sc)
@@ -193,13 +225,16 @@ def route_cmd(
         )
     )
     slo = slo_ms if slo_ms is not None else (demand.slo_ms if demand else None)
-    state = RouterState.from_scenario(sc, seed=seed)
+    rtt = load_measured_rtt(rtt_matrix, sc) if rtt_matrix is not None else None
+    city = label if any(s.name == label for s in sc.sources) else None
+    state = RouterState.from_scenario(sc, rtt=rtt, seed=seed)
     console = Console(highlight=False, soft_wrap=True)
     names = list(POLICIES) if compare else [policy]
     if policy not in POLICIES:
         raise RoutingError(f"--policy: unknown policy {policy!r} (known: {', '.join(POLICIES)})")
     routes = [
-        route(Request(model, lat, lon, mode, k, slo_ms=slo, policy=p), state, commit=False) for p in names
+        route(Request(model, lat, lon, mode, k, slo_ms=slo, policy=p, origin=city), state, commit=False)
+        for p in names
     ]
     if as_json:
         out = [r.to_dict() for r in routes]
