@@ -561,3 +561,45 @@ def test_measured_user_rtt_applies_to_a_named_origin_in_single_and_batch_routes(
     # nodeplan: tiny is warm in Ashburn; at 1.5 ms it now beats the cold start in Paris
     batch = route_batch([Request("tiny", *PARIS, origin="Paris"), Request("tiny", *PARIS)], st, commit=False)
     assert [r.executor for r in batch] == ["ashburn", "paris"]
+
+
+# -- executors beyond the first 4 --------------------------------------------------------------------------
+def only_sixth_has_an_independent_verifier() -> Scenario:
+    """Six warm TEE executors at growing distance from Paris; five on AWS like the only verifier."""
+    spots = [PARIS, (50.85, 4.35), FRANKFURT, (51.51, -0.13), (52.23, 21.01), ASHBURN]
+    execs = tuple(
+        _node(
+            f"e{k + 1}",
+            at,
+            provider="gcp" if k == 5 else "aws",
+            warm_models=("llama-8b",),
+            verification_modes={"none", "tee"},
+        )
+        for k, at in enumerate(spots)
+    )
+    verifier = _node("v", (48.0, 11.0), roles={"verification"}, provider="aws", verification_modes={"tee"})
+    return Scenario(nodes=(*execs, verifier), models=(BIG,))
+
+
+def test_nodeplan_scans_past_the_four_best_executors_for_an_independent_verifier() -> None:
+    import dataclasses
+
+    sc = only_sixth_has_an_independent_verifier()
+    req = Request("llama-8b", *PARIS, verification="tee", verifiers=1)
+    r = route(req, RouterState.from_scenario(sc), commit=False)
+    # e1..e5 share the provider with v (degraded); the 4 best are e1..e4, the next block e5, e6
+    assert r.executor == "e6"
+    assert r.verifiers == ("v",)
+    assert not r.degraded
+    assert r.independence.compliant
+    # with the scan capped at 5 executors the compliant route is out of reach, and the route says so
+    capped = dataclasses.replace(POLICIES["nodeplan"], name="nodeplan-5", executor_scan_limit=5)
+    register_policy(capped, replace=True)
+    try:
+        r5 = route(Request("llama-8b", *PARIS, "tee", 1, policy="nodeplan-5"), RouterState.from_scenario(sc))
+    finally:
+        POLICIES.pop("nodeplan-5", None)
+    assert r5.executor == "e1"
+    assert r5.degraded
+    assert r5.reason.endswith("(tried 5 executor(s) in cost order)")
+    assert route_batch([req, req], RouterState.from_scenario(sc), commit=False)[1] == r
