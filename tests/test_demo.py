@@ -123,7 +123,7 @@ def test_no_claims_are_invented_on_a_flat_network() -> None:
     assert f.choices == ()
 
 
-def test_demo_command(capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_command(findings: DemoFindings, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
     for heading in (
@@ -133,7 +133,21 @@ def test_demo_command(capsys: pytest.CaptureFixture[str]) -> None:
         "4. Fastest, most independent, cheapest",
     ):
         assert heading in out
+    # The printed numbers are the findings' numbers: executors and rounded totals of claim 1 ...
+    wf, cn = findings.warm_far, findings.cold_near
+    assert wf is not None
+    assert cn is not None
+    for r in (wf.winner, wf.other, cn.winner, cn.other):
+        assert r.executor in out
+        assert f"{r.time.total_ms:,.0f}" in out
+    # ... the dominant provider's row of claim 3 ...
+    assert findings.dominant is not None
+    assert f"without {findings.dominant.value}" in out
     assert "LOST" in out
+    # ... and each of the four choices of claim 4.
+    for ch in findings.choices:
+        assert ch.route.executor in out
+        assert f"{ch.route.price_usd:.6f}" in out
 
 
 def test_demo_bad_scenario(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -24,31 +25,22 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.0f}%"
 
 
-def _breakdown_table(title: str, rows: list[tuple[str, Route, float]]) -> Table:
-    t = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
-    for col, just in (
-        ("choice", "left"),
-        ("executor", "left"),
-        ("km", "right"),
-        ("network", "right"),
-        ("queue", "right"),
-        ("cold start", "right"),
-        ("service", "right"),
-        ("total ms", "right"),
-    ):
-        t.add_column(col, justify=just)  # type: ignore[arg-type]
+def _breakdown_table(rows: list[tuple[str, Route, float]]) -> Table:
+    """Expected time by part (rows) of each choice (columns), ms; fits 80 columns for two choices."""
+    t = Table(show_edge=False, pad_edge=False, box=box.SIMPLE_HEAD)
+    t.add_column("ms", no_wrap=True)
     for label, r, km in rows:
-        tb = r.time
-        t.add_row(
-            label,
-            r.executor,
-            f"{km:,.0f}",
-            _ms(tb.network_ms),
-            _ms(tb.queue_ms),
-            _ms(tb.cold_start_ms),
-            _ms(tb.service_ms),
-            f"[bold]{_ms(tb.total_ms)}[/]",
-        )
+        t.add_column(f"{label}\n{r.executor}\n{km:,.0f} km away", justify="right", no_wrap=True)
+    parts = (
+        ("network (RTT)", lambda r: r.time.network_ms),
+        ("queue", lambda r: r.time.queue_ms),
+        ("cold start", lambda r: r.time.cold_start_ms),
+        ("service", lambda r: r.time.service_ms),
+        ("verification", lambda r: r.time.verification_ms),
+    )
+    for name, get in parts:
+        t.add_row(name, *[_ms(get(r)) for _, r, _ in rows])
+    t.add_row("[bold]total[/]", *[f"[bold]{_ms(r.time.total_ms)}[/]" for _, r, _ in rows])
     return t
 
 
@@ -66,7 +58,6 @@ def _claim_warm(c: Console, wf: WarmVersusNear | None, cn: WarmVersusNear | None
         )
         c.print(
             _breakdown_table(
-                "",
                 [
                     ("nearest (cold)", wf.other, wf.other_km),
                     ("nodeplan (warm)", wf.winner, wf.winner_km),
@@ -86,7 +77,6 @@ def _claim_warm(c: Console, wf: WarmVersusNear | None, cn: WarmVersusNear | None
     )
     c.print(
         _breakdown_table(
-            "",
             [
                 ("latency-only (warm)", cn.other, cn.other_km),
                 ("nodeplan (cold, near)", cn.winner, cn.winner_km),
@@ -96,42 +86,56 @@ def _claim_warm(c: Console, wf: WarmVersusNear | None, cn: WarmVersusNear | None
     c.print()
 
 
+_ROLE_SHORT = {
+    "all": "all",
+    "execution": "exec",
+    "verification": "verify",
+    "storage": "store",
+    "coordination": "coord",
+}
+
+
 def _claim_apparent(c: Console, f: DemoFindings) -> None:
     c.rule("[bold]2. Apparent vs effective decentralization[/]")
     a = f.audit
+    summaries = list(a.summary)
     t = Table(
         show_edge=False,
         pad_edge=False,
-        caption="effective = 1/HHI of node counts (the number of equal-sized entities with the same "
-        "concentration); indep. domains counts shared ancestors across all dimensions",
+        box=box.SIMPLE_HEAD,
+        caption="effective N = 1/HHI of node counts: as concentrated as N equal entities. Independent "
+        "domains: nodes sharing any ancestor (data center, provider, ASN, operator, ...) count as one.",
     )
-    t.add_column("role")
-    t.add_column("nodes", justify="right")
-    t.add_column("countries", justify="right")
-    t.add_column("indep. domains", justify="right")
-    for dim in EFFECTIVE_DIMS:
-        t.add_column(f"eff. {dim.replace('_', ' ')}s", justify="right")
-    t.add_column("largest provider", justify="right")
-    for s in a.summary:
-        row = [
-            s.role,
-            str(s.nodes),
-            str(s.countries),
-            "n/a" if s.effective_domains is None else f"{s.effective_domains:.1f}",
-        ]
-        for dim in EFFECTIVE_DIMS:
-            try:
-                m = a.measure(dim, s.role)
-            except KeyError:
-                row.append("n/a")
-                continue
-            row.append("n/a" if m.effective_hhi is None else f"{m.effective_hhi:.1f}")
+    t.add_column("by role", no_wrap=True)
+    for s in summaries:
+        t.add_column(_ROLE_SHORT.get(s.role, s.role), justify="right", no_wrap=True)
+
+    def eff(dim: str, role: str) -> str:
         try:
-            top = a.measure("provider", s.role).top
-            row.append(f"{top[0][0]} {_pct(top[0][1])}" if top else "n/a")
+            m = a.measure(dim, role)
         except KeyError:
-            row.append("n/a")
-        t.add_row(*row)
+            return "n/a"
+        return "n/a" if m.effective_hhi is None else f"{m.effective_hhi:.1f}"
+
+    def largest(role: str) -> str:
+        try:
+            top = a.measure("provider", role).top
+        except KeyError:
+            return "n/a"
+        return f"{top[0][0]} {_pct(top[0][1])}" if top else "n/a"
+
+    t.add_row("nodes", *[str(s.nodes) for s in summaries])
+    t.add_row("[bold]countries[/] (apparent)", *[f"[bold]{s.countries}[/]" for s in summaries])
+    t.add_row(
+        "[bold]independent domains[/]",
+        *[
+            f"[bold]{'n/a' if s.effective_domains is None else f'{s.effective_domains:.1f}'}[/]"
+            for s in summaries
+        ],
+    )
+    for dim in EFFECTIVE_DIMS:
+        t.add_row(f"effective {dim.replace('_', ' ')}s", *[eff(dim, s.role) for s in summaries])
+    t.add_row("largest provider", *[largest(s.role) for s in summaries])
     c.print(t)
     c.print()
 
@@ -143,7 +147,7 @@ def _claim_failure(c: Console, f: DemoFindings) -> None:
         c.print("No provider is known for any node: nothing to fail.")
         return
     base = f.audit.baseline
-    t = Table(show_edge=False, pad_edge=False)
+    t = Table(show_edge=False, pad_edge=False, box=box.SIMPLE_HEAD)
     t.add_column("measure")
     t.add_column("before", justify="right")
     t.add_column(f"without {row.value}", justify="right")
@@ -180,21 +184,16 @@ def _claim_choices(c: Console, f: DemoFindings) -> None:
         f"One request: [bold]{req.model}[/] from [bold]{src.name}[/], verification "
         f"{req.verification.value} by {req.verifiers} verifier(s), SLO {_ms(req.slo_ms or 0)} ms."
     )
-    t = Table(show_edge=False, pad_edge=False)
-    for col, just in (
-        ("choice", "left"),
-        ("executor", "left"),
-        ("verifier(s)", "left"),
-        ("total ms", "right"),
-        ("USD/request", "right"),
-        ("shares with its verifier", "left"),
-    ):
-        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    t = Table(show_edge=False, pad_edge=False, box=box.SIMPLE_HEAD)
+    t.add_column("choice", no_wrap=True)
+    t.add_column("executor -> verifier(s)", no_wrap=True)
+    t.add_column("total ms", justify="right", no_wrap=True)
+    t.add_column("USD/req", justify="right", no_wrap=True)
+    t.add_column("shared with verifier", overflow="fold")
     for ch in f.choices:
         t.add_row(
             ch.label,
-            ch.route.executor,
-            ", ".join(ch.route.verifiers) or "-",
+            ch.route.executor + "".join(f"\n-> {v}" for v in ch.route.verifiers),
             _ms(ch.route.time.total_ms),
             f"{ch.route.price_usd:.6f}",
             _shared(ch),
