@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -215,11 +216,50 @@ def test_losing_the_only_independent_verifier(audit_b):
     assert r.harm == pytest.approx(1.0)
 
 
-def test_losing_the_near_executor_misses_the_slo(audit_b):
-    r = _row(audit_b, "provider", "A")
-    # e2 is the only executor left: ~305 ms > 250 ms; it still has v2 as an independent verifier
+def _mm1_wait_ms(rate_rps: float, service_s: float) -> float:
+    """M/M/1 mean wait in queue, ms: rho / (mu - lambda) (textbook formula, not the package's)."""
+    rho = rate_rps * service_s
+    return 1000.0 * rho * service_s / (1.0 - rho)
+
+
+# e1 best: RTT here->e1 10 ms (flat fit) + M/M/1 wait + TEE service 2.0 x 100 ms + hop e1->v2 10 ms (flat
+# fit, v2 next door, independent) + attestation check 5 ms.
+NET_B_TOTAL_MS = 10.0 + _mm1_wait_ms(0.001, 0.2) + 200.0 + 10.0 + 5.0  # 225.04 ms
+
+
+@pytest.mark.parametrize(("slo_ms", "served"), [(NET_B_TOTAL_MS - 1.0, 0.0), (NET_B_TOTAL_MS + 1.0, 1.0)])
+def test_net_b_total_pins_tee_factor_check_and_hop(slo_ms, served):
+    # 1 ms either side of the hand total: a wrong TEE factor (x2.5 = +50 ms), a missing check (-5 ms) or
+    # a missing executor->verifier hop (-10 ms) moves the total across the SLO. Far e2 (~305 ms) never
+    # fits.
+    data = json.loads(json.dumps(NET_B))
+    data["demand"][0]["slo_ms"] = slo_ms
+    res = audit_scenario(Scenario.model_validate(data), rtt=FLAT_RTT)
+    assert res.baseline.demand_served == served
+
+
+def test_losing_the_near_executor_misses_the_slo():
+    # SLO 2 ms above the total through e1; e2 (0, 90): RTT here->e2 is the fibre floor of 10,007.5 km =
+    # 100.08 ms, service 200 ms, hop e2->v2 also 100.08 ms, check 5 ms: ~405 ms, far over the SLO.
+    data = json.loads(json.dumps(NET_B))
+    data["demand"][0]["slo_ms"] = NET_B_TOTAL_MS + 2.0
+    res = audit_scenario(Scenario.model_validate(data), rtt=FLAT_RTT)
+    assert res.baseline.demand_served == 1.0
+    r = _row(res, "provider", "A")
+    # e2 is the only executor left; it still has v2 as an independent verifier
     assert (r.demand_served, r.verified, r.capacity_lost) == (0.0, 1.0, 0.5)
     assert r.harm == pytest.approx(1.5)
+
+
+def test_losing_the_near_executor_far_one_within_a_loose_slo():
+    # with a 410 ms SLO the far executor still serves: 100.08 + 200 + 100.08 + 5 + wait = 405.2 ms
+    data = json.loads(json.dumps(NET_B))
+    data["demand"][0]["slo_ms"] = 410
+    res = audit_scenario(Scenario.model_validate(data), rtt=FLAT_RTT)
+    assert _row(res, "provider", "A").demand_served == 1.0
+    data["demand"][0]["slo_ms"] = 404  # without the 100 ms hop back it would fit
+    res = audit_scenario(Scenario.model_validate(data), rtt=FLAT_RTT)
+    assert _row(res, "provider", "A").demand_served == 0.0
 
 
 def test_verifier_sharing_only_an_unrelated_asn_is_independent(audit_b):
@@ -246,6 +286,82 @@ def test_two_verifiers_required_and_only_one_independent():
     data["demand"][0]["verifiers"] = 2
     res = audit_scenario(Scenario.model_validate(data), rtt=FLAT_RTT)
     assert res.baseline.verified == 0.0
+
+
+# --- network H: executor -> verifier hop on the shipped RTT fit, computed by hand -------------------------
+
+
+def _net_h(mode: str, slo_ms: float) -> dict:
+    """Source and executor at (0, 0); the only verifier at (0, 30), on another provider and ASN."""
+    return {
+        "name": "net-h",
+        "models": [
+            {
+                "id": "m",
+                "size_bytes": 0,
+                "service_s": {"gpu": 0.1},
+                "verification": {"none": 1, "tee": 2.0, "zkml": 50.0, "reexec": 1},
+            }
+        ],
+        "sources": [{"name": "here", "lat": 0, "lon": 0}],
+        "demand": [{"model": "m", "rate_rps": 0.001, "slo_ms": slo_ms, "verification": mode, "verifiers": 1}],
+        "nodes": [
+            {
+                "id": "e",
+                "lat": 0,
+                "lon": 0,
+                "roles": ["execution"],
+                "provider": "A",
+                "asn": 1,
+                "hardware": "gpu",
+                "warm_models": ["m"],
+                "verification_modes": [mode],
+            },
+            {
+                "id": "v",
+                "lat": 0,
+                "lon": 30,
+                "roles": ["verification"],
+                "provider": "B",
+                "asn": 2,
+                "hardware": "gpu",
+                "warm_models": ["m"],
+                "verification_modes": [mode],
+            },
+        ],
+    }
+
+
+def _hand_total_ms(mode: str) -> float:
+    from nodeplan.latency.geo import great_circle_km
+    from nodeplan.latency.rtt import default_rtt_model
+
+    fit = default_rtt_model().public
+    km = float(great_circle_km(0.0, 0.0, 0.0, 30.0))
+    assert km == pytest.approx(6371.0 * math.pi / 6, rel=1e-3)  # 30 degrees of the equator
+    hop = fit.a_ms + fit.b_ms_per_km * km
+    assert hop > km / 100.0  # above the fibre floor: the line applies
+    source_rtt = fit.a_ms  # 0 km
+    # executor slowdown x 100 ms service; check: attestation 5 ms, proof 200 ms, or re-running the call on
+    # the idle, warm verifier (no wait, no cold start, its own 100 ms service)
+    factor, check = {"tee": (2.0, 5.0), "zkml": (50.0, 200.0), "reexec": (1.0, 100.0)}[mode]
+    service_s = 0.1 * factor
+    return source_rtt + _mm1_wait_ms(0.001, service_s) + 1000.0 * service_s + hop + check
+
+
+@pytest.mark.parametrize("mode", ["tee", "zkml", "reexec"])
+@pytest.mark.parametrize(("delta_ms", "served"), [(-0.5, 0.0), (0.5, 1.0)])
+def test_verifier_hop_and_check_on_the_shipped_fit(mode, delta_ms, served):
+    # tee: 14.79 + 200.04 + 5 + (14.79 + 0.016893 x 3335.8 = 71.14) = 291.0 ms
+    total = _hand_total_ms(mode)
+    res = audit_scenario(Scenario.model_validate(_net_h(mode, total + delta_ms)))
+    assert res.baseline.demand_served == served
+    assert res.baseline.verified == 1.0
+
+
+def test_verifier_hop_hand_total_tee_value():
+    # the number written in the comment above, so the hand formula itself is pinned
+    assert _hand_total_ms("tee") == pytest.approx(291.0, abs=0.1)
 
 
 # --- network C: cold start depends on which storage replica survives ------------------------------------

@@ -16,12 +16,28 @@ be its) go down together, and the table reports:
     proportion to their slots; a node's wait is the M/M/c mean wait at the sum of the classes' loads
     (slots = ``capacity``, mean service time weighted by each class's arrival rate). A request from a
     source is *served* when at least one live capable executor completes it within the SLO:
-    ``RTT(source, node) + wait + cold start + service x executor factor + check`` where cold start is
-    :func:`~nodeplan.latency.timing.cold_start_s` with the failed nodes down and ``check`` is
-    :func:`~nodeplan.latency.timing.verify_check_s` (re-execution adds one more service time). TEE and
-    zkML demand needs an executor that supports the mode.
+    ``RTT(source, node) + wait + cold start + service x executor factor + verification`` where cold start
+    is :func:`~nodeplan.latency.timing.cold_start_s` with the failed nodes down. TEE and zkML demand
+    needs an executor that supports the mode.
+
+    *Verification time* is the router's (:mod:`nodeplan.routing.router`): the verifiers work in
+    parallel, so the slowest of the ``max(1, verifiers)`` chosen counts, and one verifier ``v`` of
+    executor ``e`` takes ``hop RTT(e, v) + check``. The hop uses the provider backbone fit where ``e``
+    and ``v`` share a known provider and the public fit otherwise (measured RTTs override, as in the
+    router); ``check`` is the TEE attestation check (5 ms) or the zkML proof check (200 ms) of
+    :func:`~nodeplan.latency.timing.verify_check_s`, or, for ``reexec``, re-running the call on ``v``:
+    its M/M/c wait at the audit's load + its cold start (failed nodes down) + its own service time.
+    For each executor the audit takes the best-placed verifiers: the ``K``-th smallest of these times
+    over the live capable verifiers (other than ``e``) that share none of ``policy.independence`` with
+    it; when fewer than ``K`` are independent, the ``K`` fastest of all live capable verifiers (the
+    router's degraded route); when fewer than ``K`` exist, the slowest of those; with none, 0 (the
+    request is then counted unverified in ``verified``, not unserved). The router's further rule that
+    the ``K`` verifiers be independent of *each other* is not modelled (it matters only for
+    ``K >= 2``). Providers and independence use the audit's completed codes (providers derived from
+    data centers and ASNs included), where the router uses the values given on the nodes.
 ``verified``
-    of the demand that asks for verification, the share whose best executor (least expected time) still
+    of the demand that asks for verification, the share whose best executor (least expected time,
+    verification time included) still
     has ``max(1, verifiers)`` live verifiers supporting the mode that share none of
     ``policy.independence`` with it (unknown values are not counted as shared).
 ``models_unreplicated``
@@ -45,6 +61,7 @@ Capacity, stake, replicas and quorum are computed for all values of a dimension 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -59,7 +76,7 @@ from nodeplan.latency.timing import (
     verify_check_s,
 )
 from nodeplan.scenario.arrays import ScenarioArrays
-from nodeplan.scenario.model import Role, Scenario, VerificationMode
+from nodeplan.scenario.model import DemandClass, Model, Role, Scenario, VerificationMode
 
 __all__ = ["FailureRow", "Outcome", "ServingModel", "failure_table"]
 
@@ -128,21 +145,75 @@ class ServingModel:
         self.exec = a.role(Role.EXECUTION)
         self.verif = a.role(Role.VERIFICATION)
         self.cap = a.capacity.astype(float)
-        self.classes = []
+        ind = [k for k in scenario.policy.independence if k in a.dims]
+        self.ind_codes = codes[:, [a.dim_index(k) for k in ind]]
+        self.provider = codes[:, a.dim_index("provider")]
+        self.classes: list[_Class] = []
         for d in scenario.demand:
             model = scenario.model(d.model)
-            s = service_s_by_node(a, model) * executor_factor(model, d.verification)
+            raw = service_s_by_node(a, model)
+            s = raw * executor_factor(model, d.verification)
             ok = self.exec & np.isfinite(s) & (self.cap > 0)
             if d.verification in (VerificationMode.TEE, VerificationMode.ZKML):
                 ok &= a.mode(d.verification)
-            extra = verify_check_s(d.verification, self.params)
             vmask = self.verif & a.mode(d.verification)
             if d.verification is VerificationMode.REEXEC:
-                vmask &= np.isfinite(service_s_by_node(a, model))
+                vmask &= np.isfinite(raw) & (self.cap > 0)
             cold, source = cold_start_s(a, model, rtt, self.params, up=self.live)
-            self.classes.append((d, model, s, ok, extra, vmask, cold, source))
-        ind = [k for k in scenario.policy.independence if k in a.dims]
-        self.ind_codes = codes[:, [a.dim_index(k) for k in ind]]
+            hop = self._hops(ok, vmask) if d.verification is not VerificationMode.NONE else None
+            self.classes.append(_Class(d, model, raw, s, ok, vmask, cold, source, hop))
+
+    def _hops(self, ok: NDArray[np.bool_], vmask: NDArray[np.bool_]) -> _Hops:
+        """Hop RTTs (ms) and independence between the capable executors and the capable verifiers."""
+        a = self.arrays
+        ex, vs = np.flatnonzero(ok), np.flatnonzero(vmask)
+        pe, pv = self.provider[ex][:, None], self.provider[vs][None, :]
+        ids = a.node_ids
+        rtt_ms = self.rtt.rtt_ms_named(
+            [ids[i] for i in ex],
+            a.lat[ex],
+            a.lon[ex],
+            [ids[i] for i in vs],
+            a.lat[vs],
+            a.lon[vs],
+            same_provider=(pe == pv) & (pe >= 0),
+        )
+        ce, cv = self.ind_codes[ex][:, None, :], self.ind_codes[vs][None, :, :]
+        shares = np.any((ce == cv) & (ce >= 0), axis=2)
+        itself = ex[:, None] == vs[None, :]
+        return _Hops(ex, vs, np.where(itself, np.inf, rtt_ms), ~shares & ~itself)
+
+    def _verification_ms(
+        self,
+        c: _Class,
+        alive: NDArray[np.bool_],
+        wait: NDArray[np.float64],
+        cold: NDArray[np.float64],
+    ) -> NDArray[np.float64]:
+        """(n,) verification time (ms) of each capable executor with its best-placed verifiers."""
+        out = np.zeros(self.arrays.n_nodes)
+        h = c.hop
+        if h is None or h.ex.size == 0 or h.vs.size == 0:
+            return out
+        mode = c.demand.verification
+        if mode is VerificationMode.REEXEC:
+            check_ms = (wait[h.vs] + cold[h.vs] + c.raw_s[h.vs]) * 1000.0
+        else:
+            check_ms = np.full(h.vs.size, verify_check_s(mode, self.params) * 1000.0)
+        t = np.where(alive[h.vs][None, :], h.rtt_ms + check_ms[None, :], np.inf)
+        k = max(1, c.demand.verifiers)
+        ind = np.where(h.independent, t, np.inf)
+        ms = _kth_smallest(ind, k)
+        degraded = ~np.isfinite(ms)
+        if degraded.any():  # fewer than K independent: the K fastest of all, or the slowest of fewer
+            fallback = _kth_smallest(t[degraded], k)
+            few = ~np.isfinite(fallback)
+            if few.any():
+                finite = np.where(np.isfinite(t[degraded][few]), t[degraded][few], -np.inf)
+                fallback[few] = np.maximum(finite.max(axis=1), 0.0)
+            ms[degraded] = fallback
+        out[h.ex] = ms
+        return out
 
     def outcome(self, down: NDArray[np.bool_]) -> Outcome:
         """Served and verified shares with the nodes in ``down`` failed (on top of already-down nodes)."""
@@ -153,25 +224,27 @@ class ServingModel:
         lam = np.zeros(self.arrays.n_nodes)
         work = np.zeros(self.arrays.n_nodes)
         usable = []
-        for d, _model, s, ok, *_ in self.classes:
-            u = ok & alive
+        for c in self.classes:
+            u = c.ok & alive
             usable.append(u)
             cap_u = np.where(u, self.cap, 0.0)
             tot = cap_u.sum()
-            if tot > 0 and d.rate_rps > 0:
-                share = d.rate_rps * cap_u / tot
+            if tot > 0 and c.demand.rate_rps > 0:
+                share = c.demand.rate_rps * cap_u / tot
                 lam += share
-                work += share * np.where(u, s, 0.0)
+                work += share * np.where(u, c.s, 0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
             mean_s = np.where(lam > 0, work / np.where(lam > 0, lam, 1.0), 0.0)
         wait = mmc_wait_s(lam, mean_s, self.arrays.capacity)
         served_w = total_w = ver_w = ver_tot = 0.0
-        for (d, model, s, _ok, extra, vmask, cold, source), u in zip(self.classes, usable, strict=True):
-            lost_src = (source >= 0) & down[np.maximum(source, 0)] & u
+        for c, u in zip(self.classes, usable, strict=True):
+            d, cold, vmask = c.demand, c.cold, c.vmask
+            refetch = u | (vmask if d.verification is VerificationMode.REEXEC else False)
+            lost_src = (c.source >= 0) & down[np.maximum(c.source, 0)] & refetch
             if lost_src.any():
-                cold, _ = cold_start_s(self.arrays, model, self.rtt, self.params, up=alive)
-            per_node_s = wait + cold + s + extra + (s if d.verification is VerificationMode.REEXEC else 0.0)
-            per_node_ms = np.where(u, per_node_s * 1000.0, np.inf)
+                cold, _ = cold_start_s(self.arrays, c.model, self.rtt, self.params, up=alive)
+            ver_ms = self._verification_ms(c, alive, wait, cold)
+            per_node_ms = np.where(u, (wait + cold + c.s) * 1000.0 + ver_ms, np.inf)
             lat = self.rtt_ms + per_node_ms[None, :]  # (sources, nodes)
             best = np.argmin(lat, axis=1)
             best_ms = lat[np.arange(lat.shape[0]), best]
@@ -191,6 +264,41 @@ class ServingModel:
         served = served_w / total_w if total_w > 0 else None
         verified = ver_w / ver_tot if ver_tot > 0 else None
         return Outcome(served, verified)
+
+
+class _Hops(NamedTuple):
+    """Capable executor rows ``ex``, capable verifier rows ``vs``, hop RTT (ms, ``inf`` on the diagonal
+    of a node with itself) and whether the pair shares nothing of ``policy.independence``."""
+
+    ex: NDArray[np.intp]
+    vs: NDArray[np.intp]
+    rtt_ms: NDArray[np.float64]
+    independent: NDArray[np.bool_]
+
+
+class _Class(NamedTuple):
+    """One demand class with its per-node vectors (service s raw and with the executor factor)."""
+
+    demand: DemandClass
+    model: Model
+    raw_s: NDArray[np.float64]
+    s: NDArray[np.float64]
+    ok: NDArray[np.bool_]
+    vmask: NDArray[np.bool_]
+    cold: NDArray[np.float64]
+    source: NDArray[np.intp]
+    hop: _Hops | None
+
+
+def _kth_smallest(t: NDArray[np.float64], k: int) -> NDArray[np.float64]:
+    """Row-wise ``k``-th smallest value of ``t`` (``inf`` when a row has fewer than ``k`` finite values).
+
+    >>> _kth_smallest(np.array([[3.0, 1.0, 2.0], [np.inf, 5.0, np.inf]]), 2).tolist()
+    [2.0, inf]
+    """
+    if t.shape[1] < k:
+        return np.full(t.shape[0], np.inf)
+    return np.partition(t, k - 1, axis=1)[:, k - 1]
 
 
 def _harm(
