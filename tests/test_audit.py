@@ -596,3 +596,22 @@ def test_cli_rtt_matrix_bad_input_is_one_line(tmp_path, capsys):
     assert err.count("\n") == 1
     assert main(["audit", str(scn_path), "--rtt-matrix", str(tmp_path / "missing.csv")]) == 2
     assert "missing.csv: cannot read RTT matrix" in capsys.readouterr().err
+
+
+# --- headline wording -------------------------------------------------------------------------------------
+
+
+def test_headline_singular_for_one_node_in_one_country():
+    one = {
+        "name": "one",
+        "nodes": [{"id": "n", "lat": 0, "lon": 0, "roles": ["execution"], "country": "US", "provider": "A"}],
+    }
+    res = audit_scenario(Scenario.model_validate(one), rtt=FLAT_RTT)
+    assert res.headline.startswith("1 live node in 1 country, but ")
+    assert "nodes" not in res.headline.split(",")[0]
+
+
+def test_headline_plural_and_singular_model(audit_a):
+    # 8 nodes in 2 countries; losing provider A leaves m2 (one model) with no replica
+    assert audit_a.headline.startswith("8 live nodes in 2 countries, but ")
+    assert "1 model with no storage replica" in audit_a.headline

@@ -284,6 +284,15 @@ def _fmt_share(x: float) -> str:
     return f"{100 * x:.0f}%" if x >= 0.1 else f"{100 * x:.1f}%"
 
 
+def _count(n: int, singular: str, plural: str | None = None) -> str:
+    """``n`` and the noun in the right number.
+
+    >>> _count(1, "live node"), _count(2, "live node"), _count(1, "country", "countries"), _count(0, "model")
+    ('1 live node', '2 live nodes', '1 country', '0 models')
+    """
+    return f"{n} {singular if n == 1 else (plural or singular + 's')}"
+
+
 def _headline(
     summary: tuple[DomainSummary, ...],
     measures: tuple[DimensionMeasures, ...],
@@ -294,8 +303,8 @@ def _headline(
     s = next((x for x in summary if x.role == main_role), summary[0] if summary else None)
     if s is None:
         return "no live nodes"
-    who = "live nodes" if s.role == ALL_ROLES else f"live {s.role} nodes"
-    parts = [f"{s.nodes} {who} in {s.countries} countries"]
+    who = "live node" if s.role == ALL_ROLES else f"live {s.role} node"
+    parts = [f"{_count(s.nodes, who)} in {_count(s.countries, 'country', 'countries')}"]
     eff = "n/a" if s.effective_domains is None else f"{s.effective_domains:.1f}"
     prov = next((m.measures for m in measures if m.dimension == "provider" and m.role == s.role), None)
     tail = f"but {eff} effective independent failure domains"
@@ -326,7 +335,7 @@ def _headline(
         if worst.verified is not None:
             effects.append(f"{_fmt_share(worst.verified)} independently verified")
         if worst.models_unreplicated:
-            effects.append(f"{len(worst.models_unreplicated)} model(s) with no storage replica")
+            effects.append(f"{_count(len(worst.models_unreplicated), 'model')} with no storage replica")
         if worst.quorum is False:
             effects.append("breaks the coordination quorum")
         listed = ", ".join(effects[:-1]) + " and " + effects[-1] if len(effects) > 1 else effects[0]
