@@ -335,13 +335,14 @@ def busy_scenarios(draw: st.DrawFn) -> Scenario:
 
 
 @SETTINGS
-@given(data=st.data(), chunk=st.sampled_from([1, 3, 256]))
+@given(data=st.data(), chunk=st.sampled_from([1, 3, 256]), plan_max=st.sampled_from([0, 5000]))
 def test_batch_equals_one_by_one_with_commits_queues_cold_starts_and_small_chunks(
-    data: st.DataObject, chunk: int
+    data: st.DataObject, chunk: int, plan_max: int
 ) -> None:
     # nodeplan requests take the vectorised path; 1-2 slots per node fill up (queue waits), cold starts
     # warm models and evict others, re-executing verifiers take slots too; chunks of 1 or 3 requests
-    # exercise planning across chunk boundaries and the switch to one-by-one routing
+    # exercise planning across chunk boundaries and the switch to one-by-one routing; plan_max=0 is the
+    # one-by-one path of large networks
     from nodeplan.routing import batch
 
     sc = data.draw(busy_scenarios())
@@ -356,6 +357,7 @@ def test_batch_equals_one_by_one_with_commits_queues_cold_starts_and_small_chunk
             break
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(batch, "_COMMIT_CHUNK", chunk)
+        mp.setattr(batch, "_PLAN_MAX_NODES", plan_max)
         if len(expected) < len(reqs):
             with pytest.raises(NoRouteError, match=rf"^requests\[{len(expected)}\]"):
                 route_batch(reqs, many)

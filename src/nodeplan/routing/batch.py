@@ -25,6 +25,8 @@ rested on, or the time shrank (the node may now attract it), or it asks for re-e
 read every node's queue and cold start). A time that grew at a node the decision did not rest on cannot
 change it: that node was already worse. Commits that only move a counter below capacity change nothing.
 
+Above 5,000 nodes the ``(groups x nodes)`` matrices no longer fit in the CPU cache and the O(n) work
+per request dominates, so requests are decided one by one (RTT rows still shared per position).
 When commits undo more than a quarter of a chunk's planned decisions (every request changes the state,
 e.g. nodes past capacity), the next chunks are routed one by one without planning (1, 2, 4, ... up to
 64 chunks before planning is tried again): the answers are the same either way, only the speed differs.
@@ -57,7 +59,9 @@ from nodeplan.scenario.model import VerificationMode
 
 __all__ = ["RouteBatch", "route_batch"]
 
-_CELLS = 1_000_000  # (groups x nodes) cells per chunk without commits (8 MB per matrix)
+_CELLS = 1_000_000  # (requests x nodes) cells per planned chunk: (groups x nodes) matrices stay small
+_PLAN_MAX_NODES = 5_000  # above this a (groups x nodes) matrix leaves the cache and planning loses
+_ROW_CELLS = 4_000_000  # RTT-row cells per chunk when requests are decided one by one (32 MB)
 _COMMIT_CHUNK = 256  # requests per chunk when committing (later ones may have to be decided again)
 _PROOF = (VerificationMode.TEE, VerificationMode.ZKML)
 
@@ -93,16 +97,18 @@ def route_batch(requests: Iterable[Request], state: RouterState, *, commit: bool
         if r.policy not in policies:
             policies[r.policy] = get_policy(r.policy)
     decisions: list[Decision] = []
-    block = max(1, _CELLS // max(state.n_nodes, 1))
-    if commit:
+    n = max(state.n_nodes, 1)
+    plan = n <= _PLAN_MAX_NODES
+    block = max(1, _CELLS // n) if plan else max(1, _ROW_CELLS // n)
+    if commit and plan:
         block = min(block, _COMMIT_CHUNK)
     skip, backoff = 0, 1
     try:
         for start in range(0, len(reqs), block):
             chunk = reqs[start : start + block]
-            if skip:  # recent chunks had most planned decisions undone by commits: go one by one
-                skip -= 1
-                _route_sequential(chunk, state, policies, decisions)
+            if skip or not plan:  # one by one: large networks, or commits undid most planned decisions
+                skip = max(skip - 1, 0)
+                _route_sequential(chunk, state, policies, commit, decisions)
                 continue
             planned, undone = _route_chunk(chunk, state, policies, commit, decisions)
             if commit and undone * 4 > planned:
@@ -153,12 +159,17 @@ def _rtt_rows(chunk: list[Request], state: RouterState) -> tuple[list[int], NDAr
 
 
 def _route_sequential(
-    chunk: list[Request], state: RouterState, policies: dict[str, RoutingPolicy], out: list[Decision]
+    chunk: list[Request],
+    state: RouterState,
+    policies: dict[str, RoutingPolicy],
+    commit: bool,
+    out: list[Decision],
 ) -> None:
-    """One by one on the live state, committing each (for chunks where most commits change it)."""
+    """One by one on the live state (RTT rows still shared by requests from the same position)."""
     slots, rows = _rtt_rows(chunk, state)
     for r, slot in zip(chunk, slots, strict=True):
-        out.append(commit_decision(decide(r, state, rows[slot], policies[r.policy]), state, None))
+        d = decide(r, state, rows[slot], policies[r.policy])
+        out.append(commit_decision(d, state, None) if commit else d)
 
 
 def _route_chunk(
@@ -261,11 +272,12 @@ def _plan(
     j_g = np.array([state.model_col[r.model] for r in reps], dtype=np.int64)
     fac_g = np.array([state.factors[(state.model_col[r.model], r.verification)] for r in reps])
     # expected time and cost, (groups x nodes), each element as route() computes it
-    rtt = rows[slot_g]
-    time = rtt + state.base_ms[j_g]
+    time = np.take(rows, slot_g, axis=0)
+    time += np.take(state.base_ms, j_g, axis=0)
     other = np.flatnonzero(fac_g != 1.0)
     if other.size:
-        t2 = rtt[other] + state.qc_ms[j_g[other]]
+        t2 = np.take(rows, slot_g[other], axis=0)
+        t2 += state.qc_ms[j_g[other]]
         t2 += state.svc_ms[j_g[other]] * fac_g[other, None]
         time[other] = t2
     for mode in _PROOF:
@@ -276,27 +288,28 @@ def _plan(
     if w == 0:
         cost = time
     else:
-        price = state.price_usd[j_g]
+        price = np.take(state.price_usd, j_g, axis=0)
         if other.size:
             price[other] = price[other] * fac_g[other, None]
         cost = time + w * price
     slo = np.array(
         [r.slo_ms if r.slo_ms is not None and policies[r.policy].slo_aware else np.inf for r in reps]
     )
-    has_slo = np.isfinite(slo)
-    if has_slo.any():
-        g_slo = np.flatnonzero(has_slo)
-        within = np.where(time[g_slo] <= slo[g_slo, None], cost[g_slo], np.inf)
-        keep = np.isfinite(within).any(axis=1)
-        if keep.any():
-            cost = cost.copy() if cost is time else cost
-            cost[g_slo[keep]] = within[keep]
     decided: list[Decision | None] = [None] * len(reps)
     k_g = np.array([r.verifiers for r in reps])
-    _plan_executor_only(np.flatnonzero(k_g == 0), reps, j_g, fac_g, slot_g, rows, cost, state, decided)
-    _plan_with_verifiers(
-        np.flatnonzero(k_g > 0), reps, j_g, fac_g, slot_g, rows, cost, state, policies, decided
+    _plan_executor_only(
+        np.flatnonzero(k_g == 0), reps, j_g, fac_g, slot_g, rows, time, cost, slo, state, decided
     )
+    g_ver = np.flatnonzero(k_g > 0)
+    if g_ver.size:
+        # candidates are ranked among the executors that meet the SLO when at least one does
+        c_ver = cost[g_ver]
+        g_slo = np.flatnonzero(np.isfinite(slo[g_ver]))
+        if g_slo.size:
+            within = np.where(time[g_ver[g_slo]] <= slo[g_ver[g_slo], None], c_ver[g_slo], np.inf)
+            keep = np.isfinite(within).any(axis=1)
+            c_ver[g_slo[keep]] = within[keep]
+        _plan_with_verifiers(g_ver, reps, j_g, fac_g, slot_g, rows, c_ver, state, policies, decided)
     out: list[Decision | None] = []
     for t, g in enumerate(gidx):
         d = decided[g] if g >= 0 else None
@@ -313,23 +326,30 @@ def _plan_executor_only(
     fac_g: NDArray[np.float64],
     slot_g: NDArray[np.int64],
     rows: NDArray[np.float64],
+    time: NDArray[np.float64],
     cost: NDArray[np.float64],
+    slo: NDArray[np.float64],
     state: RouterState,
     decided: list[Decision | None],
 ) -> None:
+    """Groups without verifiers: the steps of route(), on every group's row at once."""
     if not gs.size:
         return
-    c = cost[gs]
+    c = cost[gs] if gs.size < cost.shape[0] else cost
     e = c.argmin(axis=1)
-    best = c[np.arange(gs.size), e]
-    last = c.shape[1] - 1 - c[:, ::-1].argmin(axis=1)
+    at = np.arange(gs.size)
+    best = c[at, e]
+    ties = np.count_nonzero(c == best[:, None], axis=1) > 1
     for pos, g in enumerate(gs.tolist()):
         if not best[pos] < np.inf:  # no executor (or NaN): route() raises at this request's turn
             continue
         j = int(j_g[g])
         ex = int(e[pos])
-        if last[pos] != ex:  # a tie: lower price, then lower row
+        if ties[pos]:  # lower price, then lower row
             ex = argmin_tiebreak(c[pos], state, j)
+        if not time[g, ex] <= slo[g]:  # the best misses the SLO: the best among those that meet it
+            ex2 = argmin_tiebreak(np.where(time[g] <= slo[g], c[pos], np.inf), state, j)
+            ex = ex2 if ex2 >= 0 else ex
         decided[g] = assemble(reps[g], state, j, float(fac_g[g]), rows[slot_g[g]], ex, None)
 
 
@@ -345,9 +365,7 @@ def _plan_with_verifiers(
     policies: dict[str, RoutingPolicy],
     decided: list[Decision | None],
 ) -> None:
-    if not gs.size:
-        return
-    c = cost[gs]
+    c = cost
     n = c.shape[1]
     for want in sorted({policies[reps[g].policy].executor_candidates for g in gs.tolist()}):
         sel = np.array(
