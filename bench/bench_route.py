@@ -9,7 +9,7 @@ A second table measures batches whose requests all come from distinct positions 
 request, so no sharing across requests), and TEE batches with one independent verifier against
 ``route()`` called one by one.
 
-Run: ``python bench/bench_route.py`` (about 50 s; ``--quick`` for 100 and 1,000 nodes only).
+Run: ``python bench/bench_route.py`` (about 60 s; ``--quick`` for 100 and 1,000 nodes only).
 """
 
 from __future__ import annotations
