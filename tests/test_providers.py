@@ -178,5 +178,8 @@ def test_mapping_covers_the_real_lists() -> None:
     assert sum(p is not None for p in provs) / len(provs) >= 0.95
     sol = pd.read_csv(root / "solana_validators_epoch860.csv", keep_default_na=False, dtype=str)
     stake = sol.active_stake_lamports.astype(float)
-    known = [provider_of_asn(int(a)) is not None if a.isdigit() and a != "0" else False for a in sol.autonomous_system_number]
+    known = [
+        provider_of_asn(int(a)) is not None if a.isdigit() and a != "0" else False
+        for a in sol.autonomous_system_number
+    ]
     assert stake[known].sum() / stake.sum() >= 0.90

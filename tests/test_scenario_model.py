@@ -218,8 +218,26 @@ _BAD_VALUES = st.one_of(
 
 # section -> (index range, fields); the prefix a rejection may name instead of the field itself
 _SECTIONS: dict[str, tuple[int, list[str]]] = {
-    "nodes": (4, ["lat", "lon", "capacity", "gpu_memory_gb", "disk_gb", "price_usd_per_hour", "stake", "id",
-                  "roles", "asn", "country", "warm_models", "verification_modes", "status", "bandwidth_gbps"]),
+    "nodes": (
+        4,
+        [
+            "lat",
+            "lon",
+            "capacity",
+            "gpu_memory_gb",
+            "disk_gb",
+            "price_usd_per_hour",
+            "stake",
+            "id",
+            "roles",
+            "asn",
+            "country",
+            "warm_models",
+            "verification_modes",
+            "status",
+            "bandwidth_gbps",
+        ],
+    ),
     "models": (2, ["id", "size_bytes", "load_s", "init_s", "service_s", "verification", "min_gpu_memory_gb"]),
     "sources": (1, ["name", "lat", "lon", "weight"]),
     "demand": (1, ["model", "rate_rps", "slo_ms", "verification", "verifiers"]),
@@ -256,7 +274,7 @@ def test_corrupted_field_gives_documented_error(case: tuple[str, int, str, Any])
         msg = str(exc)
         assert "\n" not in msg
         loc = msg.split(": ", 1)[0]
-        allowed = [f"{section}.{i}.{field}"] + [r for r in _RELATED.get((section, field), ())]
+        allowed = [f"{section}.{i}.{field}", *list(_RELATED.get((section, field), ()))]
         assert any(loc.startswith(a) or f".{a}" in loc or loc == a for a in allowed), (loc, msg)
         if loc.startswith(f"{section}.{i}.{field}") and (section, field) not in _RELATED:
             assert "(got " in msg or repr(value) in msg, msg  # the bad value is quoted

@@ -115,7 +115,8 @@ def _nodeplan_ver(ctx: VerifierContext) -> NDArray[np.float64]:
 
 # -- baselines -----------------------------------------------------------------------------------------
 def _random(ctx: ScoreContext) -> NDArray[np.float64]:
-    return _masked(ctx, ctx.state.rng.random(ctx.time_ms.shape[0]))
+    draws: NDArray[np.float64] = np.asarray(ctx.state.rng.random(size=ctx.time_ms.shape[0]), dtype=float)
+    return _masked(ctx, draws)
 
 
 def _nearest(ctx: ScoreContext) -> NDArray[np.float64]:

@@ -331,7 +331,7 @@ def verifiers_for(req: Request, state: RouterState, j: int, e: int, policy: Rout
     cacheable = policy.static_verifier_cost and mode in _PRODUCES_PROOF
     if cacheable:
         key = (e, mode, req.verifiers, policy.verifier_cost, policy.enforce_independence, policy.name)
-        hit = state.verifier_cache.get(key)  # type: ignore[arg-type]
+        hit = state.verifier_cache.get(key)
         if hit is not None:
             return hit  # type: ignore[return-value]
     sel, verif_ms, v_price, v_cost = _select(req, state, j, mode, e, policy)
@@ -339,7 +339,7 @@ def verifiers_for(req: Request, state: RouterState, j: int, e: int, policy: Rout
     degraded, reason = _degraded(sel, report, req.verifiers, mode, policy)
     out = _VerifierChoice(sel.rows, verif_ms, v_price, v_cost, report, degraded, reason)
     if cacheable:
-        state.verifier_cache[key] = out  # type: ignore[index]
+        state.verifier_cache[key] = out
     return out
 
 
