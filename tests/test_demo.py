@@ -67,6 +67,8 @@ def test_dominant_provider_failure(findings: DemoFindings) -> None:
     assert row.stake_lost == pytest.approx(aws_stake / sum(stake.values()))
     assert row.stake_lost > 1 / 3
     assert row.quorum is False  # CometBFT halts when more than 1/3 of voting power is gone
+    # ... and AWS already holds 3 of 8 equal votes (37.5% >= 1/3) before anything fails.
+    assert ("provider", "aws", 0.375) in findings.audit.baseline_dominant
     base = findings.audit.baseline
     assert row.demand_served is not None
     assert base.demand_served is not None
@@ -144,6 +146,7 @@ def test_demo_command(findings: DemoFindings, capsys: pytest.CaptureFixture[str]
     assert findings.dominant is not None
     assert f"without {findings.dominant.value}" in out
     assert "LOST" in out
+    assert "fragile" in out
     # ... and each of the four choices of claim 4.
     for ch in findings.choices:
         assert ch.route.executor in out

@@ -157,10 +157,19 @@ def _claim_failure(c: Console, f: DemoFindings) -> None:
     t.add_row("verified demand with an independent verifier", _pct(base.verified), _pct(row.verified))
     t.add_row("models with no live storage replica", "0", str(len(row.models_unreplicated)))
     if row.quorum is not None:
-        quorum = "[green]kept[/]" if row.quorum else "[bold red]LOST[/]"
-        t.add_row("consensus quorum (>2/3 stake alive, no survivor >= 1/3)", "kept", quorum)
-        t.add_row("stake alive", "100%", _pct(row.alive_stake_share))
+        # Before the failure: does one domain of this dimension already hold 1/3 of the stake?
+        already = [(v, sh) for d, v, sh in f.audit.baseline_dominant if d == row.dimension]
+        before = "[yellow]fragile[/]" if already else "[green]kept[/]"
+        after = "[green]kept[/]" if row.quorum else "[bold red]LOST[/]"
+        t.add_row("consensus quorum (>2/3 stake alive, no domain >= 1/3)", before, after)
+        t.add_row("stake alive (BFT halts at 2/3 or less)", "100%", _pct(row.alive_stake_share))
     c.print(t)
+    if row.quorum is not None and already:
+        names = ", ".join(f"{v} {_pct(sh)}" for v, sh in already)
+        c.print(
+            f"-> even before any failure, one {row.dimension} holds 1/3 or more of the stake ({names}): "
+            "the validator set already depends on it."
+        )
     if row.quorum is False and row.stake_lost > 1 / 3:
         c.print(
             f"-> one provider outage halts coordination: {row.value} holds {_pct(row.stake_lost)} of stake, "
