@@ -14,6 +14,7 @@ __all__ = [
     "NodeplanError",
     "RoutingError",
     "ScenarioError",
+    "SimulationError",
     "SolverError",
 ]
 
@@ -44,6 +45,10 @@ class RoutingError(NodeplanError, ValueError):
 
 class InfeasiblePlacementError(NodeplanError):
     """The placement constraints cannot all hold; the message names the binding constraint."""
+
+
+class SimulationError(NodeplanError, ValueError):
+    """A simulation parameter is invalid (number of trials, workers, seed, quantile)."""
 
 
 class SolverError(NodeplanError):

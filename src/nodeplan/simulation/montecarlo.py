@@ -1,0 +1,311 @@
+"""Monte Carlo over correlated failures: sample domains, map them to down nodes, evaluate each trial.
+
+Per trial (see :mod:`nodeplan.simulation.sampling` for what is sampled) the outcomes are those of the
+audit's single-domain failure table (:mod:`nodeplan.metrics.failure`), with the sampled set of down nodes
+in place of one domain's nodes:
+
+* **served / verified**: :meth:`nodeplan.metrics.failure.ServingModel.outcome`, used as is -- the same
+  serving model, loads, cold starts and verifier choice as the audit;
+* **capacity lost**: share of the live execution capacity (slots) on down nodes;
+* **stake alive** and **quorum**: coordination halts when the live stake is at or below 2/3 of the total
+  stake (``halted``); the quorum is also lost when, in a dimension that lost at least one domain in the
+  trial, a surviving domain holds 1/3 or more of the surviving stake -- the audit's rule, which checks the
+  dimension of the failed domain;
+* **unreplicated**: per model, no live storage node that stores it is left.
+
+Vectorisation: the (trials x domains) failure matrix becomes the (trials x nodes) down matrix with one
+matrix product (:func:`~nodeplan.simulation.sampling.down_nodes`); capacity, stake, quorum and replicas
+are matrix products over it. The serving check costs ~2 ms per call, so it runs once per *distinct*
+down set (``np.unique`` over bit-packed rows, plus a per-process cache across chunks): most trials lose
+nothing or one domain, so a few thousand calls cover 100,000 trials.
+
+Parallelism: chunks of :data:`~nodeplan.simulation.sampling.CHUNK_TRIALS` trials go to a local process
+pool (``concurrent.futures``, spawn start method) when ``workers > 1``; each chunk's uniforms come from
+its own child seed, so the result does not depend on ``workers``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
+
+from nodeplan.exceptions import SimulationError
+from nodeplan.latency.rtt import RttModel, default_rtt_model
+from nodeplan.metrics.failure import Outcome, ServingModel
+from nodeplan.metrics.graph import complete_codes, fill_providers_from_asn
+from nodeplan.scenario.arrays import ScenarioArrays, compile_scenario
+from nodeplan.scenario.model import Role, Scenario
+from nodeplan.simulation.result import MonteCarloResult, TrialOutcomes, summarise
+from nodeplan.simulation.sampling import (
+    CHUNK_TRIALS,
+    FailureDomains,
+    Seed,
+    chunk_bounds,
+    down_nodes,
+    failed_domains,
+    failure_domains,
+    sample_uniforms,
+    seed_sequence,
+)
+
+__all__ = ["MAX_TRIALS", "ChunkOutcomes", "TrialEvaluator", "monte_carlo_failures", "run_trials"]
+
+#: Upper bound on trials of one run (~60 bytes of results per trial plus the failure bits).
+MAX_TRIALS = 20_000_000
+
+_TWO_THIRDS = 2.0 / 3.0
+_THIRD = 1.0 / 3.0
+_CACHE_LIMIT = 200_000  # distinct down sets remembered per process (~150 bytes each)
+
+
+class ChunkOutcomes(NamedTuple):
+    """Per-trial arrays of one chunk (fields as in :class:`~nodeplan.simulation.result.TrialOutcomes`)."""
+
+    failed_bits: NDArray[np.uint8]
+    down: NDArray[np.int32]
+    served: NDArray[np.float64]
+    verified: NDArray[np.float64]
+    capacity_lost: NDArray[np.float64]
+    stake_alive: NDArray[np.float64]
+    halted: NDArray[np.bool_]
+    quorum_lost: NDArray[np.bool_]
+    unreplicated: NDArray[np.bool_]
+
+
+class TrialEvaluator:
+    """The outcomes of sets of failed domains for one scenario (built once per process).
+
+    Holds the compiled scenario, the failure domains, the audit's :class:`ServingModel` and a cache of
+    serving outcomes by down set; :meth:`evaluate` is vectorised over trials.
+
+    Parameters
+    ----------
+    scenario : must have a ``failures`` section
+    rtt : RTT model of the serving check (default: the shipped fit)
+    """
+
+    def __init__(self, scenario: Scenario, rtt: RttModel | None = None) -> None:
+        arrays = compile_scenario(scenario)
+        codes = complete_codes(arrays)
+        arrays, codes, _ = fill_providers_from_asn(arrays, codes)
+        self.scenario = scenario
+        self.arrays: ScenarioArrays = arrays
+        self.domains: FailureDomains = failure_domains(scenario, arrays, codes)
+        n = arrays.n_nodes
+        self.serving = (
+            ServingModel(scenario, arrays, codes, rtt or default_rtt_model()) if scenario.demand else None
+        )
+        self.live = arrays.up.copy()
+        self.baseline = self._serve(np.zeros(n, dtype=bool))
+        cap = np.where(arrays.role(Role.EXECUTION) & self.live, arrays.capacity.astype(float), 0.0)
+        self._cap_w = cap / cap.sum() if cap.sum() > 0 else np.zeros(n)
+        coord = arrays.role(Role.COORDINATION)
+        self.stake_total = float(arrays.stake[coord].sum())
+        self._stake_live = np.where(coord & self.live, arrays.stake, 0.0)
+        fd = self.domains
+        self._inc = fd.incidence.astype(np.float32)
+        self._dim_of = np.zeros((fd.n_domains, len(fd.dimensions)), dtype=np.float32)
+        self._dim_of[np.arange(fd.n_domains), fd.dim] = 1.0
+        self._onehots = []
+        for dim in fd.dimensions:
+            k = arrays.dim_index(dim)
+            c = codes[:, k]
+            self._onehots.append((c[:, None] == np.arange(len(arrays.dim_values[k]))[None, :]).astype(float))
+        storage_live = arrays.role(Role.STORAGE) & self.live
+        rep = arrays.stored & storage_live[:, None]
+        self._replicas = rep.astype(np.float32)
+        self._rep_total = rep.sum(axis=0)
+        self.baseline_unreplicated = self._rep_total == 0
+        self._cache: dict[bytes, tuple[float, float]] = {}
+
+    def _serve(self, down: NDArray[np.bool_]) -> Outcome:
+        return self.serving.outcome(down) if self.serving is not None else Outcome(None, None)
+
+    def _served_verified(self, down: NDArray[np.bool_]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """(T,) served and verified shares, one serving check per distinct down row."""
+        t, n = down.shape
+        if self.serving is None or t == 0:
+            return np.full(t, np.nan), np.full(t, np.nan)
+        packed = np.packbits(down, axis=1)
+        uniq, inv = np.unique(packed, axis=0, return_inverse=True)
+        vals = np.empty((uniq.shape[0], 2))
+        for i, row in enumerate(uniq):
+            key = row.tobytes()
+            hit = self._cache.get(key)
+            if hit is None:
+                out = self._serve(np.unpackbits(row, count=n).astype(bool))
+                hit = (
+                    np.nan if out.demand_served is None else out.demand_served,
+                    np.nan if out.verified is None else out.verified,
+                )
+                if len(self._cache) < _CACHE_LIMIT:
+                    self._cache[key] = hit
+            vals[i] = hit
+        inv = inv.ravel()
+        return vals[inv, 0], vals[inv, 1]
+
+    def evaluate(self, failed: NDArray[np.bool_]) -> ChunkOutcomes:
+        """Outcomes of each row of ``failed`` ((T, D) bool: domain failed in trial)."""
+        down = down_nodes(failed, self.domains.incidence) & self.live[None, :]
+        served, verified = self._served_verified(down)
+        cap_lost = down @ self._cap_w
+        t = failed.shape[0]
+        if self.stake_total > 0:
+            alive_vec = np.where(down, 0.0, self._stake_live[None, :])
+            alive = alive_vec.sum(axis=1)
+            stake_alive = alive / self.stake_total
+            halted = ~(stake_alive > _TWO_THIRDS + 1e-12)
+            dims_failed = (failed.astype(np.float32) @ self._dim_of) > 0
+            dominated = np.zeros(t, dtype=bool)
+            for j, onehot in enumerate(self._onehots):
+                rows = np.flatnonzero(dims_failed[:, j] & (alive > 0))
+                if rows.size == 0 or onehot.shape[1] == 0:
+                    continue
+                top = (alive_vec[rows] @ onehot).max(axis=1)
+                dominated[rows] |= top / alive[rows] >= _THIRD - 1e-12
+            quorum_lost = halted | dominated
+        else:
+            stake_alive = np.full(t, np.nan)
+            halted = quorum_lost = np.zeros(t, dtype=bool)
+        lost_rep = down.astype(np.float32) @ self._replicas
+        unrep = (self._rep_total[None, :] - lost_rep) <= 0
+        return ChunkOutcomes(
+            failed_bits=np.packbits(failed, axis=1),
+            down=down.sum(axis=1).astype(np.int32),
+            served=served,
+            verified=verified,
+            capacity_lost=cap_lost,
+            stake_alive=stake_alive,
+            halted=halted,
+            quorum_lost=quorum_lost,
+            unreplicated=unrep,
+        )
+
+    def run_chunk(self, root: np.random.SeedSequence, chunk: int, size: int) -> ChunkOutcomes:
+        """Sample chunk ``chunk`` (``size`` trials) of the run seeded by ``root`` and evaluate it."""
+        u = sample_uniforms(root, chunk, size, self.domains.n_domains)
+        return self.evaluate(failed_domains(u, self.domains.probability))
+
+
+# Per-process evaluator of the pool workers (set by the pool initializer, read by _worker_chunk).
+_WORKER: dict[str, TrialEvaluator] = {}
+
+
+def _init_worker(scenario: Scenario, rtt: RttModel | None) -> None:
+    _WORKER["evaluator"] = TrialEvaluator(scenario, rtt)
+
+
+def _worker_chunk(root: np.random.SeedSequence, chunk: int, size: int) -> tuple[int, ChunkOutcomes]:
+    return chunk, _WORKER["evaluator"].run_chunk(root, chunk, size)
+
+
+def _check_int(name: str, value: object, lo: int, hi: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise SimulationError(f"{name}: expected an integer (got {value!r})")
+    if value < lo or (hi is not None and value > hi):
+        bound = f">= {lo}" if hi is None else f"between {lo} and {hi:,}"
+        raise SimulationError(f"{name}: must be {bound} (got {value})")
+    return int(value)
+
+
+def run_trials(
+    scenario: Scenario,
+    trials: int = 10_000,
+    *,
+    seed: Seed = None,
+    workers: int = 1,
+    rtt: RttModel | None = None,
+    progress: Callable[[int], None] | None = None,
+    evaluator: TrialEvaluator | None = None,
+) -> TrialOutcomes:
+    """Run ``trials`` Monte Carlo trials of correlated domain failures (module docstring).
+
+    Parameters
+    ----------
+    scenario : needs a ``failures`` section (probabilities over the planning window)
+    trials : number of trials, 1 to :data:`MAX_TRIALS`
+    seed : ``int`` >= 0, numpy ``Generator`` or ``None`` (fresh entropy, recorded in the result)
+    workers : processes; 1 runs in this process, more use a local process pool. Same seed, same
+        result, whatever ``workers``.
+    rtt : RTT model of the serving check (default: the shipped fit)
+    progress : called with the number of trials finished after each chunk
+    evaluator : a :class:`TrialEvaluator` of ``scenario`` to reuse (``workers == 1`` only)
+
+    Raises
+    ------
+    SimulationError
+        For a bad ``trials``, ``workers`` or ``seed``.
+    ScenarioError
+        When the scenario has no ``failures`` section.
+
+    Examples
+    --------
+    >>> from nodeplan.scenario.model import Node
+    >>> sc = Scenario(nodes=[Node(id="a", lat=0, lon=0, roles={"storage"}, provider="x")],
+    ...               failures={"provider": {"default": 0.25}})
+    >>> t = run_trials(sc, 4096, seed=1)
+    >>> abs(float(t.down.mean()) - 0.25) < 4 * (0.25 * 0.75 / 4096) ** 0.5  # P(a down) = 0.25, 4 s.e.
+    True
+    """
+    trials = _check_int("trials", trials, 1, MAX_TRIALS)
+    workers = _check_int("workers", workers, 1, 256)
+    root = seed_sequence(seed)
+    local = evaluator or TrialEvaluator(scenario, rtt)
+    bounds = chunk_bounds(trials, CHUNK_TRIALS)
+    parts: list[ChunkOutcomes | None] = [None] * len(bounds)
+    if workers == 1 or len(bounds) == 1:
+        for c, (_, size) in enumerate(bounds):
+            parts[c] = local.run_chunk(root, c, size)
+            if progress is not None:
+                progress(size)
+    else:
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(
+            max_workers=min(workers, len(bounds)),
+            mp_context=ctx,
+            initializer=_init_worker,
+            initargs=(scenario, rtt),
+        ) as pool:
+            futures = [pool.submit(_worker_chunk, root, c, size) for c, (_, size) in enumerate(bounds)]
+            for f in as_completed(futures):
+                c, out = f.result()
+                parts[c] = out
+                if progress is not None:
+                    progress(bounds[c][1])
+    done = [p for p in parts if p is not None]
+    cat = ChunkOutcomes(*(np.concatenate([getattr(p, f) for p in done]) for f in ChunkOutcomes._fields))
+    return TrialOutcomes(
+        scenario=scenario.name,
+        domains=local.domains,
+        model_ids=local.arrays.model_ids,
+        seed_entropy=int(root.entropy) if isinstance(root.entropy, int) else 0,
+        chunk_trials=CHUNK_TRIALS,
+        workers=workers,
+        baseline=local.baseline,
+        baseline_unreplicated=local.baseline_unreplicated,
+        has_stake=local.stake_total > 0,
+        **cat._asdict(),
+    )
+
+
+def monte_carlo_failures(
+    scenario: Scenario,
+    trials: int = 10_000,
+    *,
+    seed: Seed = None,
+    workers: int = 1,
+    slo_target: float = 0.9,
+    tail: float = 0.05,
+    top: int = 10,
+    rtt: RttModel | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> MonteCarloResult:
+    """Run the trials and summarise them (:func:`run_trials` then
+    :func:`~nodeplan.simulation.result.summarise`; parameters as there)."""
+    t = run_trials(scenario, trials, seed=seed, workers=workers, rtt=rtt, progress=progress)
+    return summarise(t, slo_target=slo_target, tail=tail, top=top)
