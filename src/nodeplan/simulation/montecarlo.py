@@ -40,7 +40,7 @@ from nodeplan.metrics.failure import Outcome, ServingModel
 from nodeplan.metrics.graph import complete_codes, fill_providers_from_asn
 from nodeplan.scenario.arrays import ScenarioArrays, compile_scenario
 from nodeplan.scenario.model import Role, Scenario
-from nodeplan.simulation.result import MonteCarloResult, TrialOutcomes, summarise
+from nodeplan.simulation.result import MonteCarloResult, TrialOutcomes, check_summary_args, summarise
 from nodeplan.simulation.sampling import (
     CHUNK_TRIALS,
     FailureDomains,
@@ -112,10 +112,21 @@ class TrialEvaluator:
         self._dim_of = np.zeros((fd.n_domains, len(fd.dimensions)), dtype=np.float32)
         self._dim_of[np.arange(fd.n_domains), fd.dim] = 1.0
         self._onehots = []
+        dominant: list[tuple[str, str, float]] = []
+        alive0 = float(self._stake_live.sum())
         for dim in fd.dimensions:
             k = arrays.dim_index(dim)
             c = codes[:, k]
-            self._onehots.append((c[:, None] == np.arange(len(arrays.dim_values[k]))[None, :]).astype(float))
+            onehot = (c[:, None] == np.arange(len(arrays.dim_values[k]))[None, :]).astype(float)
+            self._onehots.append(onehot)
+            if alive0 > 0:
+                share = (self._stake_live @ onehot) / alive0
+                dominant.extend(
+                    (dim, arrays.dim_values[k][v], float(share[v]))
+                    for v in np.flatnonzero(share >= _THIRD - 1e-12)
+                )
+        #: ``(dimension, value, share)`` of failure domains holding >= 1/3 of the live stake with no failure
+        self.baseline_dominant = tuple(sorted(dominant, key=lambda x: -x[2]))
         storage_live = arrays.role(Role.STORAGE) & self.live
         rep = arrays.stored & storage_live[:, None]
         self._replicas = rep.astype(np.float32)
@@ -288,6 +299,7 @@ def run_trials(
         workers=workers,
         baseline=local.baseline,
         baseline_unreplicated=local.baseline_unreplicated,
+        baseline_dominant=local.baseline_dominant,
         has_stake=local.stake_total > 0,
         **cat._asdict(),
     )
@@ -306,6 +318,7 @@ def monte_carlo_failures(
     progress: Callable[[int], None] | None = None,
 ) -> MonteCarloResult:
     """Run the trials and summarise them (:func:`run_trials` then
-    :func:`~nodeplan.simulation.result.summarise`; parameters as there)."""
+    :func:`~nodeplan.simulation.result.summarise`; parameters as there, all checked before the run)."""
+    check_summary_args(slo_target, tail, top)
     t = run_trials(scenario, trials, seed=seed, workers=workers, rtt=rtt, progress=progress)
     return summarise(t, slo_target=slo_target, tail=tail, top=top)

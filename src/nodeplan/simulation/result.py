@@ -38,6 +38,7 @@ __all__ = [
     "MonteCarloResult",
     "ShareStats",
     "TrialOutcomes",
+    "check_summary_args",
     "summarise",
 ]
 
@@ -59,6 +60,8 @@ class TrialOutcomes:
     workers : processes used
     baseline : served/verified shares with no failure (:class:`~nodeplan.metrics.failure.Outcome`)
     baseline_unreplicated : (m,) bool, model has no live storage replica even with no failure
+    baseline_dominant : ``(dimension, value, share)`` of the failure domains that hold 1/3 or more of
+        the live stake with no failure (any failure in their dimension then counts as a quorum loss)
     has_stake : the scenario has coordination stake (else the quorum arrays are all ``False``)
     failed_bits : (T, ceil(D / 8)) uint8, ``np.packbits`` of the (T, D) failed-domain matrix
     down : nodes down because of the sampled failures (nodes already down are not counted)
@@ -79,6 +82,7 @@ class TrialOutcomes:
     workers: int
     baseline: Outcome
     baseline_unreplicated: NDArray[np.bool_]
+    baseline_dominant: tuple[tuple[str, str, float], ...]
     has_stake: bool
     failed_bits: NDArray[np.uint8]
     down: NDArray[np.int32]
@@ -162,6 +166,7 @@ class MonteCarloResult:
     unmatched: tuple[tuple[str, str], ...]
     baseline_served: float | None
     baseline_verified: float | None
+    baseline_dominant: tuple[tuple[str, str, float], ...]
     p_no_failure: float
     mean_failed_domains: float
     mean_down_nodes: float
@@ -199,7 +204,13 @@ class MonteCarloResult:
             "domains": self.domains,
             "dimensions": list(self.dimensions),
             "unmatched": [{"dimension": d, "value": v} for d, v in self.unmatched],
-            "baseline": {"demand_served": _r(self.baseline_served), "verified": _r(self.baseline_verified)},
+            "baseline": {
+                "demand_served": _r(self.baseline_served),
+                "verified": _r(self.baseline_verified),
+                "dominant": [
+                    {"dimension": d, "value": v, "share": _r(x)} for d, v, x in self.baseline_dominant
+                ],
+            },
             "p_no_failure": _r(self.p_no_failure),
             "mean_failed_domains": _r(self.mean_failed_domains),
             "mean_down_nodes": _r(self.mean_down_nodes),
@@ -300,6 +311,22 @@ def _attribution(
     return n_tail, tuple(rows[:top])
 
 
+def check_summary_args(slo_target: float, tail: float, top: int) -> None:
+    """Raise :class:`SimulationError` naming the argument when one of :func:`summarise`'s is out of range.
+
+    >>> check_summary_args(0.9, 0.0, 10)
+    Traceback (most recent call last):
+    ...
+    nodeplan.exceptions.SimulationError: tail: must be in (0, 1] (got 0.0)
+    """
+    if not 0.0 <= slo_target <= 1.0:
+        raise SimulationError(f"slo_target: must be in [0, 1] (got {slo_target})")
+    if not 0.0 < tail <= 1.0:
+        raise SimulationError(f"tail: must be in (0, 1] (got {tail})")
+    if isinstance(top, bool) or not isinstance(top, int) or top < 0:
+        raise SimulationError(f"top: must be an integer >= 0 (got {top!r})")
+
+
 def summarise(
     trials: TrialOutcomes,
     *,
@@ -319,12 +346,9 @@ def summarise(
     Raises
     ------
     SimulationError
-        When ``slo_target`` is outside [0, 1] or ``tail`` outside (0, 1].
+        When ``slo_target`` is outside [0, 1], ``tail`` outside (0, 1] or ``top`` negative.
     """
-    if not 0.0 <= slo_target <= 1.0:
-        raise SimulationError(f"slo_target: must be in [0, 1] (got {slo_target})")
-    if not 0.0 < tail <= 1.0:
-        raise SimulationError(f"tail: must be in (0, 1] (got {tail})")
+    check_summary_args(slo_target, tail, top)
     t = trials
     n = t.trials
     failed = t.failed()
@@ -348,6 +372,7 @@ def summarise(
         unmatched=t.domains.unmatched,
         baseline_served=t.baseline.demand_served,
         baseline_verified=t.baseline.verified,
+        baseline_dominant=t.baseline_dominant,
         p_no_failure=float(np.mean(~failed.any(axis=1))),
         mean_failed_domains=float(failed.sum(axis=1).mean()),
         mean_down_nodes=float(t.down.mean()),
