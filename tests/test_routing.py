@@ -325,6 +325,8 @@ def test_down_nodes_are_never_chosen() -> None:
 
 
 def test_routes_carry_the_policy_and_every_builtin_policy_routes() -> None:
+    # one executor here: this checks that every policy names itself and returns one TEE verifier; that
+    # each policy makes its own choice is tested in test_routing_policies.py (five distinct answers)
     st = RouterState.from_scenario(verifier_scenario())
     for name in POLICIES:
         r = route(Request("llama-8b", *PARIS, verification="tee", verifiers=1, policy=name), st, commit=False)
