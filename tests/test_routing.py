@@ -604,4 +604,6 @@ def test_nodeplan_scans_past_the_four_best_executors_for_an_independent_verifier
     assert r5.executor == "e1"
     assert r5.degraded
     assert r5.reason.endswith("(tried 5 executor(s) in cost order)")
+    # exact equality, floats included: batch and route() read the same state arrays through the same
+    # functions, and RTT rows are bit-identical alone or together (test_routing_properties.py)
     assert route_batch([req, req], RouterState.from_scenario(sc), commit=False)[1] == r

@@ -382,4 +382,4 @@ def test_zkml_multiplies_service_by_the_models_factor_and_adds_the_proof_check(f
     assert t.verification_ms == pytest.approx(_public_ms(FRANKFURT, PARIS) + 200.0, rel=1e-6)
     # executor: 4 USD/h / 2 slots x 0.01 s x factor; verifier: 1.8 USD/h / 1 slot x 0.2 s
     assert r.price_usd == pytest.approx((4.0 / 2 * 0.01 * factor + 1.8 * 0.2) / 3600.0)
-    assert route_batch([req], st, commit=False)[0] == r
+    assert route_batch([req], st, commit=False)[0] == r  # exact: same arrays, same functions as route()

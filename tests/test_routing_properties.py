@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from nodeplan.exceptions import NoRouteError
 from nodeplan.latency.geo import great_circle_km
 from nodeplan.latency.rtt import default_rtt_model
-from nodeplan.routing import POLICIES, Request, RouterState, route, route_batch, select_independent
+from nodeplan.routing import POLICIES, Request, Route, RouterState, route, route_batch, select_independent
 from nodeplan.routing.independence import SelectionStatus
 from nodeplan.scenario.model import Model, Node, NodeStatus, Role, Scenario, VerificationMode
 
@@ -371,25 +372,66 @@ def test_nodeplan_minimises_expected_time_over_every_live_capable_executor(data:
     assert r.time.total_ms == pytest.approx(totals[r.executor], rel=1e-9)
 
 
+def _assert_same_routes(got: Sequence[Route], expected: Sequence[Route]) -> None:
+    """Batch routes equal one-by-one routes: node ids first (a readable failure), then whole routes.
+
+    The whole-route comparison is exact, floats included, on purpose: both paths take every part of a
+    route from the same state arrays through the same function (``router._parts``), ties are broken by
+    the same (price, row) rule, and RTT rows are computed element by element, so a row is bit-identical
+    whether computed alone or with other positions (checked by
+    ``test_rtt_rows_are_bit_identical_alone_or_together``). A rounding difference would be a bug here.
+    """
+
+    def ids(rs: Sequence[Route]) -> list[tuple[object, ...]]:
+        return [(r.executor, r.verifiers, r.source, r.degraded, r.evicted, r.meets_slo) for r in rs]
+
+    assert ids(got) == ids(expected)
+    for a, b in zip(got, expected, strict=True):
+        assert a.total_ms == pytest.approx(b.total_ms, rel=1e-12)
+    assert list(got) == list(expected)
+
+
+@SETTINGS
+@given(
+    pts=st.lists(
+        st.tuples(st.floats(-90, 90, allow_nan=False), st.floats(-180, 180, allow_nan=False)),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_rtt_rows_are_bit_identical_alone_or_together(pts: list[tuple[float, float]]) -> None:
+    sc = Scenario(
+        nodes=tuple(
+            Node(id=f"n{i}", lat=la, lon=lo, roles={"execution"}) for i, (la, lo) in enumerate(POINTS[:5])
+        )
+    )
+    state = RouterState.from_scenario(sc)
+    together = state.rtt_rows_ms([p[0] for p in pts], [p[1] for p in pts])
+    for k, (la, lo) in enumerate(pts):
+        alone = state.rtt_rows_ms([la], [lo])[0]
+        assert np.array_equal(together[k], alone)  # exact, not approx: the batch relies on it
+
+
 @SETTINGS
 @given(data=st.data())
 def test_batch_routing_equals_one_by_one_routing(data: st.DataObject) -> None:
     sc = data.draw(scenarios())
     reqs = data.draw(st.lists(requests(sc), min_size=1, max_size=12))
     one, many = RouterState.from_scenario(sc, seed=5), RouterState.from_scenario(sc, seed=5)
-    expected: list[object] = []
+    expected: list[Route] = []
     for r in reqs:
         try:
             expected.append(route(r, one))
         except NoRouteError:
-            expected.append(None)
             break
-    n_ok = sum(x is not None for x in expected)
+    n_ok = len(expected)
     if n_ok < len(reqs):
         with pytest.raises(NoRouteError, match=rf"^requests\[{n_ok}\]"):
             route_batch(reqs, many)
     else:
-        assert list(route_batch(reqs, many)) == expected
+        batch = route_batch(reqs, many)
+        _assert_same_routes(batch, expected)
+        assert batch.total_ms.tolist() == [r.total_ms for r in expected]
     assert np.array_equal(one.in_flight, many.in_flight)
     assert np.array_equal(one.warm, many.warm)
 
@@ -467,7 +509,7 @@ def test_batch_equals_one_by_one_with_commits_queues_cold_starts_and_small_chunk
     policies = data.draw(st.sampled_from([("nodeplan",), ("nodeplan", "random", "least-loaded")]))
     reqs = data.draw(st.lists(requests(sc, policies), min_size=2, max_size=30))
     one, many = RouterState.from_scenario(sc, seed=5), RouterState.from_scenario(sc, seed=5)
-    expected: list[object] = []
+    expected: list[Route] = []
     for r in reqs:
         try:
             expected.append(route(r, one))
@@ -480,7 +522,7 @@ def test_batch_equals_one_by_one_with_commits_queues_cold_starts_and_small_chunk
             with pytest.raises(NoRouteError, match=rf"^requests\[{len(expected)}\]"):
                 route_batch(reqs, many)
         else:
-            assert list(route_batch(reqs, many)) == expected
+            _assert_same_routes(route_batch(reqs, many), expected)
     assert np.array_equal(one.in_flight, many.in_flight)
     assert np.array_equal(one.warm, many.warm)
     assert np.array_equal(one.last_used, many.last_used)
@@ -492,13 +534,13 @@ def test_dry_run_batch_equals_dry_run_routes_and_leaves_the_state(data: st.DataO
     sc = data.draw(scenarios())
     reqs = data.draw(st.lists(requests(sc, ("nodeplan",)), min_size=1, max_size=20))
     state = RouterState.from_scenario(sc, seed=5)
-    expected: list[object] = []
+    expected: list[Route] = []
     for r in reqs:
         try:
             expected.append(route(r, state, commit=False))
         except NoRouteError:
             return
     warm, flight = state.warm.copy(), state.in_flight.copy()
-    assert list(route_batch(reqs, state, commit=False)) == expected
+    _assert_same_routes(route_batch(reqs, state, commit=False), expected)
     assert np.array_equal(state.warm, warm)
     assert np.array_equal(state.in_flight, flight)
