@@ -3,11 +3,14 @@
 Both implement the same ``nodeplan`` policy for a request without verifiers (minimise network + queue
 + cold start + service; ties to the lower price, then the first node) on the same synthetic scenario
 (seeded), in the same process; the loop reads the same precomputed per-model vectors as Python lists,
-so the comparison is the per-request work only. The script checks that both choose the same nodes.
+so the comparison is the per-request work only. The script checks that both choose the same nodes and
+raises when a choice differs, unless the two nodes' expected times are equal within ``TIE_MS`` (the
+loop takes distances by haversine, the router by ``arccos``: up to 0.002 ms apart, so an exact tie may
+fall either way).
 
 A second table measures batches whose requests all come from distinct positions (one RTT row per
-request, so no sharing across requests), and TEE batches with one independent verifier against
-``route()`` called one by one.
+request, so no sharing across requests), and TEE batches with K = 1 and K = 2 independent verifiers
+against ``route()`` called one by one; it raises when a batch route differs from the one-by-one route.
 
 Run: ``python bench/bench_route.py`` (about 60 s; ``--quick`` for 100 and 1,000 nodes only).
 """
@@ -17,11 +20,12 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from typing import Any
 
 import numpy as np
 
 from nodeplan.latency.geo import EARTH_RADIUS_KM
-from nodeplan.routing import Request, RouterState, route, route_batch
+from nodeplan.routing import Request, Route, RouterState, route, route_batch
 from nodeplan.scenario.model import DemandSource, Model, Node, Scenario
 
 CITIES = (  # name, lat, lon
@@ -48,6 +52,8 @@ CITIES = (  # name, lat, lon
 )
 PROVIDERS = ("aws", "gcp", "azure", "hetzner", "ovh", "equinix", "home")
 PROVIDER_P = (0.38, 0.14, 0.10, 0.14, 0.08, 0.06, 0.10)
+#: two executors whose expected times differ by at most this many ms are a tie (haversine vs arccos)
+TIE_MS = 0.01
 
 
 def synthetic_scenario(n: int, seed: int = 0) -> Scenario:
@@ -151,14 +157,14 @@ def scattered_requests(sc: Scenario, count: int, seed: int) -> list[Request]:
     return out
 
 
-def tee_requests(sc: Scenario, count: int, seed: int) -> list[Request]:
-    """Requests from the cities for the TEE-capable models, TEE verification with K = 1."""
+def tee_requests(sc: Scenario, count: int, seed: int, k: int = 1) -> list[Request]:
+    """Requests from the cities for the TEE-capable models, TEE verification with ``k`` verifiers."""
     rng = np.random.default_rng(seed)
     mids = ("tiny", "llama-8b")
     out = []
     for _ in range(count):
         s = sc.sources[int(rng.integers(0, len(sc.sources)))]
-        out.append(Request(mids[int(rng.integers(0, 2))], s.lat, s.lon, "tee", 1, slo_ms=60_000.0))
+        out.append(Request(mids[int(rng.integers(0, 2))], s.lat, s.lon, "tee", k, slo_ms=60_000.0))
     return out
 
 
@@ -191,6 +197,34 @@ class PlainRouter:
                 best, best_price, arg = t, price[i], i
         return arg
 
+    def time_of(self, req: Request, i: int) -> float:
+        """Expected time (ms) of node ``i`` for ``req``, as :meth:`decide` computes it."""
+        p1, l1, p2 = math.radians(req.lat), math.radians(req.lon), self.lat[i]
+        h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin((self.lon[i] - l1) / 2) ** 2
+        km = 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, h)))
+        return max(self.a + self.b * km, km / 100.0) + self.base[self.col[req.model]][i]
+
+
+def check_same_choice(plain: PlainRouter, sc: Scenario, req: Request, ours: str, loop_row: int) -> bool:
+    """True when both chose the same node; raise unless their expected times tie within ``TIE_MS``."""
+    if sc.nodes[loop_row].id == ours:
+        return True
+    t_ours = plain.time_of(req, sc.nodes.index(sc.node(ours)))
+    t_loop = plain.time_of(req, loop_row)
+    if abs(t_ours - t_loop) > TIE_MS:
+        raise RuntimeError(
+            f"choices differ for {req}: nodeplan {ours} ({t_ours:.6f} ms), "
+            f"loop {sc.nodes[loop_row].id} ({t_loop:.6f} ms)"
+        )
+    return False
+
+
+def check_same_routes(batch: list[Route], one: list[Route], what: str) -> None:
+    """Raise when a batch route differs from the one-by-one route (exact: same arrays, same functions)."""
+    for k, (a, b) in enumerate(zip(batch, one, strict=False)):
+        if a != b:
+            raise RuntimeError(f"{what}: request {k} routed differently: batch {a} vs one by one {b}")
+
 
 def _pct(xs: list[float], q: float) -> float:
     return float(np.percentile(np.array(xs), q))
@@ -205,7 +239,7 @@ def bench(
     plain_batch: int,
     tee_batch: int,
     tee_loop: int,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     t0 = time.perf_counter()
     sc = synthetic_scenario(n, seed)
     st = RouterState.from_scenario(sc, seed=seed)
@@ -226,7 +260,7 @@ def bench(
         t = time.perf_counter()
         i = plain.decide(r)
         lat_py.append(time.perf_counter() - t)
-        agree += sc.nodes[i].id == ours
+        agree += check_same_choice(plain, sc, r, ours, i)
     # batch throughput (dry run; committed routing is timed separately)
     t = time.perf_counter()
     out = route_batch(reqs[:batch], st, commit=False)
@@ -248,22 +282,31 @@ def bench(
     scat_out = route_batch(scat, st, commit=False)
     dt_scat = time.perf_counter() - t
     t = time.perf_counter()
-    scat_agree = sum(
-        sc.nodes[plain.decide(r)].id == scat_out[i].executor for i, r in enumerate(scat[:plain_batch])
-    )
+    scat_loop = [plain.decide(r) for r in scat[:plain_batch]]
     dt_scat_plain = time.perf_counter() - t
-    # TEE with one independent verifier: the batch against route() called one by one
-    tee = tee_requests(sc, tee_batch, seed + 3)
-    fresh = st.copy()
-    t = time.perf_counter()
-    tee_out = route_batch(tee, fresh, commit=False)
-    dt_tee = time.perf_counter() - t
-    one = st.copy()
-    t = time.perf_counter()
-    tee_one = [route(r, one, commit=False) for r in tee[:tee_loop]]
-    dt_tee_one = time.perf_counter() - t
-    tee_same = all(a == b for a, b in zip(tee_one, tee_out, strict=False))
-    tee_indep = sum(not r.degraded for r in tee_one) / max(len(tee_one), 1)
+    scat_agree = sum(
+        check_same_choice(plain, sc, r, scat_out[k].executor, i)
+        for k, (r, i) in enumerate(zip(scat, scat_loop, strict=False))
+    )
+    # TEE with K = 1 and K = 2 independent verifiers: the batch against route() called one by one
+    tee_rows = {}
+    for k in (1, 2):
+        tee = tee_requests(sc, tee_batch, seed + 3, k)
+        fresh = st.copy()
+        t = time.perf_counter()
+        tee_out = route_batch(tee, fresh, commit=False)
+        dt_tee = time.perf_counter() - t
+        one = st.copy()
+        t = time.perf_counter()
+        tee_one = [route(r, one, commit=False) for r in tee[:tee_loop]]
+        dt_tee_one = time.perf_counter() - t
+        check_same_routes(tee_out[: len(tee_one)], tee_one, f"tee K={k}, {n} nodes")
+        tee_rows[k] = {
+            "rps": tee_batch / dt_tee,
+            "one_rps": len(tee_one) / dt_tee_one,
+            "compared": len(tee_one),
+            "indep": sum(not r.degraded for r in tee_one) / max(len(tee_one), 1),
+        }
     return {
         "n": n,
         "setup_s": setup,
@@ -279,10 +322,7 @@ def bench(
         "scat_rps": batch / dt_scat,
         "scat_py_rps": min(plain_batch, batch) / dt_scat_plain,
         "scat_agree": scat_agree / max(min(plain_batch, batch), 1),
-        "tee_rps": tee_batch / dt_tee,
-        "tee_one_rps": len(tee_one) / dt_tee_one,
-        "tee_same": float(tee_same),
-        "tee_indep": tee_indep,
+        "tee": tee_rows,
     }
 
 
@@ -311,25 +351,34 @@ def main() -> None:
     print(
         "single = route(request, state, commit=False); batch = route_batch(commit=False), Route objects built "
         "lazily; commit/s = route_batch(commit=True); loop = plain-Python nodeplan policy; same = share of "
-        "single decisions where both chose the same executor"
+        f"single decisions where both chose the same executor (any other is an equal-time tie within {TIE_MS} "
+        "ms, else the script raises)"
     )
     print()
-    print(
-        f"{'nodes':>7} | {'scattered dec/s':>15} {'loop dec/s':>10} {'ratio':>6} {'same':>5} | "
-        f"{'tee K=1 batch/s':>15} {'route() loop/s':>14} {'ratio':>6} {'same':>5} {'indep':>6}"
-    )
+    print(f"{'nodes':>7} | {'scattered dec/s':>15} {'loop dec/s':>10} {'ratio':>6} {'same':>5}")
     for r in rows:
         print(
             f"{r['n']:>7,} | {r['scat_rps']:>15,.0f} {r['scat_py_rps']:>10,.0f} "
-            f"{r['scat_rps'] / r['scat_py_rps']:>5.0f}x {r['scat_agree']:>5.0%} | {r['tee_rps']:>15,.0f} "
-            f"{r['tee_one_rps']:>14,.0f} {r['tee_rps'] / r['tee_one_rps']:>5.1f}x {r['tee_same']:>5.0%} "
-            f"{r['tee_indep']:>6.0%}"
+            f"{r['scat_rps'] / r['scat_py_rps']:>5.0f}x {r['scat_agree']:>5.0%}"
         )
     print(
         "scattered = route_batch(commit=False) from a distinct position per request (one RTT row each) vs the "
-        "plain loop; tee K=1 = route_batch(commit=False) with TEE verification and one independent verifier "
-        "vs route(commit=False) called one by one on a fresh copy of the state (same = identical routes; "
-        "indep = share of routes with an independent verifier)"
+        "plain loop (same: as above)"
+    )
+    print()
+    print(
+        f"{'nodes':>7} | {'K':>2} | {'tee batch/s':>11} {'route() loop/s':>14} {'ratio':>6} | {'checked':>7} {'indep':>6}"
+    )
+    for r in rows:
+        for k, t in r["tee"].items():
+            print(
+                f"{r['n']:>7,} | {k:>2} | {t['rps']:>11,.0f} {t['one_rps']:>14,.0f} {t['rps'] / t['one_rps']:>5.1f}x"
+                f" | {t['compared']:>7,} {t['indep']:>6.0%}"
+            )
+    print(
+        "tee = route_batch(commit=False) with TEE verification and K independent verifiers vs route(commit=False) "
+        "called one by one on a fresh copy of the state; checked = routes compared, all identical (else the "
+        "script raises); indep = share of those routes with an independent verifier set (not degraded)"
     )
 
 
