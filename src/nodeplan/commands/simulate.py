@@ -46,7 +46,8 @@ def print_result(r: MonteCarloResult, console: Console) -> None:
     """Rich tables of a Monte Carlo failure run: distribution, events, attribution."""
     console.print(
         f"[bold]{r.scenario}[/]: {r.trials:,} trials (seed {r.seed}), {r.domains} failure domains in "
-        f"{len(r.dimensions)} dimensions ({', '.join(r.dimensions)}) over {r.nodes} nodes.\n"
+        f"{len(r.dimensions)} dimension{'s' if len(r.dimensions) != 1 else ''} ({', '.join(r.dimensions)}) "
+        f"over {r.nodes} nodes.\n"
         f"{_pct(r.p_no_failure)} of trials lose no domain; on average {r.mean_failed_domains:.2f} domains "
         f"fail and {r.mean_down_nodes:.2f} nodes go down per trial."
     )
@@ -153,7 +154,7 @@ def failures_cmd(
 
       [bold]nodeplan simulate failures[/]  (built-in opengradient scenario, 10,000 trials)
 
-      [bold]nodeplan simulate failures my-network.yaml --trials 100000 --seed 7 --workers 2[/]
+      [bold]nodeplan simulate failures net.yaml --trials 100000 --seed 7 --workers 2[/]
 
       [bold]nodeplan simulate failures --seed 1 --json > mc.json[/]
     """
