@@ -165,17 +165,22 @@ def failures_cmd(
     err = Console(stderr=True)
     show_bar = not as_json and err.is_terminal and isinstance(trials, int) and trials >= _PROGRESS_MIN_TRIALS
     if show_bar:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         with Progress(
-            TextColumn("trials"),
+            TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TimeRemainingColumn(),
+            TimeElapsedColumn(),
             console=err,
             transient=True,
         ) as bar:
-            task = bar.add_task("trials", total=trials)
+            task = bar.add_task("sampling chunks", total=None)
+
+            def report(stage: str, done: int, total: int) -> None:
+                what = "sampling chunks" if stage == "sampling" else "serving checks (distinct down sets)"
+                bar.update(task, description=what, completed=done, total=total)
+
             result = monte_carlo_failures(
                 scn,
                 trials,
@@ -184,7 +189,7 @@ def failures_cmd(
                 slo_target=target,
                 tail=tail,
                 top=top,
-                progress=lambda k: bar.advance(task, k),
+                progress=report,
             )
     else:
         result = monte_carlo_failures(

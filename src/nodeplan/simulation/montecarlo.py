@@ -19,9 +19,13 @@ are matrix products over it. The serving check costs ~2 ms per call, so it runs 
 down set (``np.unique`` over bit-packed rows, plus a per-process cache across chunks): most trials lose
 nothing or one domain, so a few thousand calls cover 100,000 trials.
 
-Parallelism: chunks of :data:`~nodeplan.simulation.sampling.CHUNK_TRIALS` trials go to a local process
-pool (``concurrent.futures``, spawn start method) when ``workers > 1``; each chunk's uniforms come from
-its own child seed, so the result does not depend on ``workers``.
+Parallelism: sampling and the matrix products run in the calling process, chunk by chunk
+(:data:`~nodeplan.simulation.sampling.CHUNK_TRIALS` trials, each chunk from its own child seed); the
+distinct down sets of the whole run are then found once, and with ``workers > 1`` their serving checks
+(the expensive part) go in blocks to a local process pool (``concurrent.futures``, spawn start method), so
+no two workers repeat a check. The serving check is deterministic, so the result does not depend on
+``workers``. A script that passes ``workers > 1`` needs the usual ``if __name__ == "__main__":`` guard of
+the spawn start method.
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ from nodeplan.simulation.sampling import (
     seed_sequence,
 )
 
-__all__ = ["MAX_TRIALS", "ChunkOutcomes", "TrialEvaluator", "monte_carlo_failures", "run_trials"]
+__all__ = ["MAX_TRIALS", "ChunkOutcomes", "Progress", "TrialEvaluator", "monte_carlo_failures", "run_trials"]
 
 #: Upper bound on trials of one run (~60 bytes of results per trial plus the failure bits).
 MAX_TRIALS = 20_000_000
@@ -61,6 +65,11 @@ MAX_TRIALS = 20_000_000
 _TWO_THIRDS = 2.0 / 3.0
 _THIRD = 1.0 / 3.0
 _CACHE_LIMIT = 200_000  # distinct down sets remembered per process (~150 bytes each)
+_MIN_BLOCK = 32  # serving checks per pool task (~2 ms each on the built-in scenario)
+
+#: Progress callback: ``(stage, done, total)`` with stage ``"sampling"`` (chunks) or ``"serving checks"``
+#: (distinct down sets not seen before).
+Progress = Callable[[str, int, int], None]
 
 
 class ChunkOutcomes(NamedTuple):
@@ -137,33 +146,38 @@ class TrialEvaluator:
     def _serve(self, down: NDArray[np.bool_]) -> Outcome:
         return self.serving.outcome(down) if self.serving is not None else Outcome(None, None)
 
-    def _served_verified(self, down: NDArray[np.bool_]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """(T,) served and verified shares, one serving check per distinct down row."""
-        t, n = down.shape
-        if self.serving is None or t == 0:
-            return np.full(t, np.nan), np.full(t, np.nan)
-        packed = np.packbits(down, axis=1)
-        uniq, inv = np.unique(packed, axis=0, return_inverse=True)
-        vals = np.empty((uniq.shape[0], 2))
-        for i, row in enumerate(uniq):
-            key = row.tobytes()
-            hit = self._cache.get(key)
+    def cached(self, row: NDArray[np.uint8]) -> tuple[float, float] | None:
+        """Served/verified of a packed down set if this process has checked it already."""
+        return self._cache.get(row.tobytes())
+
+    def remember(self, row: NDArray[np.uint8], value: tuple[float, float]) -> None:
+        """Store the served/verified of a packed down set (up to a bounded number of sets)."""
+        if len(self._cache) < _CACHE_LIMIT:
+            self._cache[row.tobytes()] = value
+
+    def serve_rows(self, rows: NDArray[np.uint8]) -> NDArray[np.float64]:
+        """(k, 2) served and verified shares (``nan`` = n/a) of ``rows``, bit-packed (k, ceil(n / 8)) down
+        sets; one serving check per row not yet in this process's cache."""
+        n = self.arrays.n_nodes
+        vals = np.full((rows.shape[0], 2), np.nan)
+        if self.serving is None:
+            return vals
+        for i, row in enumerate(rows):
+            hit = self.cached(row)
             if hit is None:
                 out = self._serve(np.unpackbits(row, count=n).astype(bool))
                 hit = (
                     np.nan if out.demand_served is None else out.demand_served,
                     np.nan if out.verified is None else out.verified,
                 )
-                if len(self._cache) < _CACHE_LIMIT:
-                    self._cache[key] = hit
+                self.remember(row, hit)
             vals[i] = hit
-        inv = inv.ravel()
-        return vals[inv, 0], vals[inv, 1]
+        return vals
 
-    def evaluate(self, failed: NDArray[np.bool_]) -> ChunkOutcomes:
-        """Outcomes of each row of ``failed`` ((T, D) bool: domain failed in trial)."""
+    def structural(self, failed: NDArray[np.bool_]) -> tuple[ChunkOutcomes, NDArray[np.uint8]]:
+        """Everything but the serving check for each row of ``failed`` ((T, D) bool), and the bit-packed
+        (T, ceil(n / 8)) down sets (``served`` and ``verified`` are left ``nan``)."""
         down = down_nodes(failed, self.domains.incidence) & self.live[None, :]
-        served, verified = self._served_verified(down)
         cap_lost = down @ self._cap_w
         t = failed.shape[0]
         if self.stake_total > 0:
@@ -185,25 +199,33 @@ class TrialEvaluator:
             halted = quorum_lost = np.zeros(t, dtype=bool)
         lost_rep = down.astype(np.float32) @ self._replicas
         unrep = (self._rep_total[None, :] - lost_rep) <= 0
-        return ChunkOutcomes(
+        out = ChunkOutcomes(
             failed_bits=np.packbits(failed, axis=1),
             down=down.sum(axis=1).astype(np.int32),
-            served=served,
-            verified=verified,
+            served=np.full(t, np.nan),
+            verified=np.full(t, np.nan),
             capacity_lost=cap_lost,
             stake_alive=stake_alive,
             halted=halted,
             quorum_lost=quorum_lost,
             unreplicated=unrep,
         )
+        return out, np.packbits(down, axis=1)
 
-    def run_chunk(self, root: np.random.SeedSequence, chunk: int, size: int) -> ChunkOutcomes:
-        """Sample chunk ``chunk`` (``size`` trials) of the run seeded by ``root`` and evaluate it."""
+    def evaluate(self, failed: NDArray[np.bool_]) -> ChunkOutcomes:
+        """Outcomes of each row of ``failed`` ((T, D) bool: domain failed in trial)."""
+        out, packed = self.structural(failed)
+        uniq, inv = np.unique(packed, axis=0, return_inverse=True)
+        vals = self.serve_rows(uniq)[inv.ravel()]
+        return out._replace(served=vals[:, 0], verified=vals[:, 1])
+
+    def sample(self, root: np.random.SeedSequence, chunk: int, size: int) -> NDArray[np.bool_]:
+        """(size, D) failed domains of chunk ``chunk`` of the run seeded by ``root``."""
         u = sample_uniforms(root, chunk, size, self.domains.n_domains)
-        return self.evaluate(failed_domains(u, self.domains.probability))
+        return failed_domains(u, self.domains.probability)
 
 
-# Per-process evaluator of the pool workers (set by the pool initializer, read by _worker_chunk).
+# Per-process evaluator of the pool workers (set by the pool initializer, read by _worker_serve).
 _WORKER: dict[str, TrialEvaluator] = {}
 
 
@@ -211,8 +233,8 @@ def _init_worker(scenario: Scenario, rtt: RttModel | None) -> None:
     _WORKER["evaluator"] = TrialEvaluator(scenario, rtt)
 
 
-def _worker_chunk(root: np.random.SeedSequence, chunk: int, size: int) -> tuple[int, ChunkOutcomes]:
-    return chunk, _WORKER["evaluator"].run_chunk(root, chunk, size)
+def _worker_serve(start: int, rows: NDArray[np.uint8]) -> tuple[int, NDArray[np.float64]]:
+    return start, _WORKER["evaluator"].serve_rows(rows)
 
 
 def _check_int(name: str, value: object, lo: int, hi: int | None = None) -> int:
@@ -224,6 +246,56 @@ def _check_int(name: str, value: object, lo: int, hi: int | None = None) -> int:
     return int(value)
 
 
+def _serve_distinct(
+    local: TrialEvaluator,
+    rows: NDArray[np.uint8],
+    workers: int,
+    scenario: Scenario,
+    rtt: RttModel | None,
+    progress: Progress | None,
+) -> NDArray[np.float64]:
+    """(k, 2) served/verified of each distinct packed down set; rows missing from ``local``'s cache go to
+    a process pool in blocks when ``workers > 1`` and there are enough of them."""
+    k = rows.shape[0]
+    vals = np.full((k, 2), np.nan)
+    missing = []
+    for i, row in enumerate(rows):
+        hit = local.cached(row)
+        if hit is None:
+            missing.append(i)
+        else:
+            vals[i] = hit
+    todo = np.array(missing, dtype=np.intp)
+    block = max(_MIN_BLOCK, -(-todo.size // (8 * workers)))
+    starts = list(range(0, todo.size, block))
+    done = 0
+    if workers > 1 and len(starts) > 1:
+        with ProcessPoolExecutor(
+            max_workers=min(workers, len(starts)),
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(scenario, rtt),
+        ) as pool:
+            futures = [pool.submit(_worker_serve, s, rows[todo[s : s + block]]) for s in starts]
+            for f in as_completed(futures):
+                s, got = f.result()
+                idx = todo[s : s + block]
+                vals[idx] = got
+                for i, v in zip(idx, got, strict=True):
+                    local.remember(rows[i], (float(v[0]), float(v[1])))
+                done += idx.size
+                if progress is not None:
+                    progress("serving checks", done, todo.size)
+    else:
+        for s in starts:
+            idx = todo[s : s + block]
+            vals[idx] = local.serve_rows(rows[idx])
+            done += idx.size
+            if progress is not None:
+                progress("serving checks", done, todo.size)
+    return vals
+
+
 def run_trials(
     scenario: Scenario,
     trials: int = 10_000,
@@ -231,7 +303,7 @@ def run_trials(
     seed: Seed = None,
     workers: int = 1,
     rtt: RttModel | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
     evaluator: TrialEvaluator | None = None,
 ) -> TrialOutcomes:
     """Run ``trials`` Monte Carlo trials of correlated domain failures (module docstring).
@@ -244,8 +316,9 @@ def run_trials(
     workers : processes; 1 runs in this process, more use a local process pool. Same seed, same
         result, whatever ``workers``.
     rtt : RTT model of the serving check (default: the shipped fit)
-    progress : called with the number of trials finished after each chunk
-    evaluator : a :class:`TrialEvaluator` of ``scenario`` to reuse (``workers == 1`` only)
+    progress : called as ``progress(stage, done, total)`` after each chunk (stage ``"sampling"``) and each
+        block of serving checks (stage ``"serving checks"``)
+    evaluator : a :class:`TrialEvaluator` of ``scenario`` to reuse (its cache of serving checks carries over)
 
     Raises
     ------
@@ -268,28 +341,19 @@ def run_trials(
     root = seed_sequence(seed)
     local = evaluator or TrialEvaluator(scenario, rtt)
     bounds = chunk_bounds(trials, CHUNK_TRIALS)
-    parts: list[ChunkOutcomes | None] = [None] * len(bounds)
-    if workers == 1 or len(bounds) == 1:
-        for c, (_, size) in enumerate(bounds):
-            parts[c] = local.run_chunk(root, c, size)
-            if progress is not None:
-                progress(size)
-    else:
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(
-            max_workers=min(workers, len(bounds)),
-            mp_context=ctx,
-            initializer=_init_worker,
-            initargs=(scenario, rtt),
-        ) as pool:
-            futures = [pool.submit(_worker_chunk, root, c, size) for c, (_, size) in enumerate(bounds)]
-            for f in as_completed(futures):
-                c, out = f.result()
-                parts[c] = out
-                if progress is not None:
-                    progress(bounds[c][1])
-    done = [p for p in parts if p is not None]
-    cat = ChunkOutcomes(*(np.concatenate([getattr(p, f) for p in done]) for f in ChunkOutcomes._fields))
+    parts: list[ChunkOutcomes] = []
+    packed: list[NDArray[np.uint8]] = []
+    for c, (_, size) in enumerate(bounds):
+        out, rows = local.structural(local.sample(root, c, size))
+        parts.append(out)
+        packed.append(rows)
+        if progress is not None:
+            progress("sampling", c + 1, len(bounds))
+    cat = ChunkOutcomes(*(np.concatenate([getattr(p, f) for p in parts]) for f in ChunkOutcomes._fields))
+    if local.serving is not None:
+        uniq, inv = np.unique(np.concatenate(packed), axis=0, return_inverse=True)
+        vals = _serve_distinct(local, uniq, workers, scenario, rtt, progress)[inv.ravel()]
+        cat = cat._replace(served=vals[:, 0], verified=vals[:, 1])
     return TrialOutcomes(
         scenario=scenario.name,
         domains=local.domains,
@@ -315,7 +379,7 @@ def monte_carlo_failures(
     tail: float = 0.05,
     top: int = 10,
     rtt: RttModel | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> MonteCarloResult:
     """Run the trials and summarise them (:func:`run_trials` then
     :func:`~nodeplan.simulation.result.summarise`; parameters as there, all checked before the run)."""
