@@ -34,8 +34,9 @@ from numpy.typing import ArrayLike, NDArray
 from nodeplan.exceptions import InfeasiblePlacementError, SolverError
 from nodeplan.placement.result import PlacementResult
 
-__all__ = ["pmedian_heuristic", "seed_rng"]
+__all__ = ["SetCheck", "pmedian_heuristic", "seed_rng"]
 
+#: A rule on a set of open sites (indices): True when the set is allowed.
 SetCheck = Callable[[NDArray[np.int64]], bool]
 
 
@@ -69,7 +70,8 @@ def _greedy(
     n = cost.shape[0]
     chosen: list[int] = []
     d1 = np.full(n, np.inf)
-    big = np.finfo(float).max / 4
+    finite = cost[np.isfinite(cost)]
+    big = 1e6 * (1.0 + (float(finite.max()) if finite.size else 1.0))
     for _ in range(p):
         # Cost of adding j: sum_i w_i min(d1_i, c_ij) + f_j (inf distances capped so sums stay finite).
         gain = (w[:, None] * np.minimum(np.minimum(d1[:, None], cost), big)).sum(axis=0) + f
@@ -98,7 +100,8 @@ def _swap_search(
     max_iter: int,
 ) -> NDArray[np.int64]:
     m = cost.shape[1]
-    big = np.finfo(float).max / 4
+    finite = cost[np.isfinite(cost)]
+    big = 1e6 * (1.0 + (float(finite.max()) if finite.size else 1.0))  # "inf" that sums without overflow
     c = np.minimum(cost, big)
     for _ in range(max_iter):
         near, d1, d2 = _nearest_two(c, open_)

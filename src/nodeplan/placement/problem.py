@@ -1,0 +1,348 @@
+"""The nodeplan warm-replica placement problem, built from a :class:`~nodeplan.scenario.model.Scenario`.
+
+A **client** is one (demand class, demand source) pair: requests for one model, with one verification
+mode, from one city, at ``rate_rps x source weight / total weight`` requests/s. A **candidate** for a
+model is a node that is up, has the execution role, whose hardware runs the model (finite service time,
+enough GPU memory, see :func:`~nodeplan.latency.timing.service_s_by_node`) and whose GPU memory still
+holds it once the warm models *not* being placed are counted. A client may use a candidate when the node
+supports the client's verification mode (TEE and zkML need it on the executor) and the expected time
+is within the client's SLO.
+
+Expected time of a client on node ``i``, ms: RTT(source, node) from the RTT model (public-internet fit,
+or a measured matrix) + service time x the executor factor of the mode (TEE 2-3x, zkML 100-1000x).
+The model is warm on every chosen replica, so no cold start; queue wait, the verifier hop and the
+verification check are left out (placement plans capacity instead: load <= ``max_utilisation`` x slots).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+from numpy.typing import NDArray
+
+from nodeplan.exceptions import InfeasiblePlacementError, ScenarioError
+from nodeplan.latency.rtt import RttModel, default_rtt_model
+from nodeplan.latency.timing import executor_factor, service_s_by_node
+from nodeplan.scenario.arrays import ScenarioArrays, compile_scenario
+from nodeplan.scenario.model import Role, Scenario, VerificationMode
+
+__all__ = [
+    "DiversityRule",
+    "PlacementProblem",
+    "PlacementSpec",
+    "ShareOf",
+    "SolverChoice",
+    "build_problem",
+]
+
+#: Label of the group that collects nodes whose value of a dimension is unknown.
+UNKNOWN = "(unknown)"
+
+
+class ShareOf(StrEnum):
+    """What a max-share rule measures: the count of replicas, or their capacity (requests/s)."""
+
+    REPLICAS = "replicas"
+    CAPACITY = "capacity"
+
+
+class SolverChoice(StrEnum):
+    """``milp`` (exact, HiGHS), ``heuristic`` (greedy + swap) or ``auto`` (MILP up to a size threshold)."""
+
+    MILP = "milp"
+    HEURISTIC = "heuristic"
+    AUTO = "auto"
+
+
+@dataclass(frozen=True)
+class DiversityRule:
+    """A dependency-diversity rule on the replicas of each placed model, for one dimension.
+
+    ``max_share`` in (0, 1]: no value of ``dim`` (one provider, ASN, country ...) holds more than this
+    share of the replicas (or of their capacity, ``share_of="capacity"``). ``min_distinct``: replicas
+    sit in at least this many distinct values. Nodes whose value is unknown form one group,
+    ``"(unknown)"``, so an unknown value never dodges a share cap.
+    """
+
+    dim: str
+    max_share: float | None = None
+    min_distinct: int | None = None
+    share_of: ShareOf = ShareOf.REPLICAS
+
+    def __post_init__(self) -> None:
+        if self.max_share is not None and not (0.0 < self.max_share <= 1.0):
+            raise ScenarioError(f"max_share: must be in (0, 1] (got {self.max_share} for {self.dim!r})")
+        if self.min_distinct is not None and self.min_distinct < 1:
+            raise ScenarioError(f"min_distinct: must be >= 1 (got {self.min_distinct} for {self.dim!r})")
+
+
+@dataclass(frozen=True)
+class PlacementSpec:
+    """What to place and under which rules.
+
+    Attributes
+    ----------
+    models : model ids to place; ``None`` = every model with demand
+    replicas : replicas per model (exactly K); ``None`` = the current number of warm replicas (at least
+        1), unless ``budget_usd_per_hour`` is set, which frees the count
+    budget_usd_per_hour : cap on the summed price of the nodes that host a placed model, USD/hour
+    rules : dependency-diversity rules
+    price_weight_ms_per_usd_hour : ms of demand-weighted mean time that 1 USD/hour of node price is worth
+        in the objective (0 = latency only)
+    max_utilisation : load a node may carry, as a share of its slots (1.0 = the brief's ``slots /
+        service time`` bound)
+    time_limit_s : MILP time limit, s
+    rel_gap : relative MIP gap at which HiGHS stops (1e-4, HiGHS's default: ~0.08 ms on a 770 ms mean)
+    solver : which solver to use
+    seed : seed of the heuristic's restarts
+    """
+
+    models: tuple[str, ...] | None = None
+    replicas: int | None = None
+    budget_usd_per_hour: float | None = None
+    rules: tuple[DiversityRule, ...] = ()
+    price_weight_ms_per_usd_hour: float = 0.0
+    max_utilisation: float = 1.0
+    time_limit_s: float = 60.0
+    rel_gap: float = 1e-4
+    solver: SolverChoice = SolverChoice.AUTO
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.replicas is not None and self.replicas < 1:
+            raise ScenarioError(f"replicas: must be >= 1 (got {self.replicas})")
+        if self.budget_usd_per_hour is not None and not (self.budget_usd_per_hour >= 0):
+            raise ScenarioError(f"budget_usd_per_hour: must be >= 0 (got {self.budget_usd_per_hour})")
+        if not (self.price_weight_ms_per_usd_hour >= 0 and np.isfinite(self.price_weight_ms_per_usd_hour)):
+            raise ScenarioError(
+                f"price_weight_ms_per_usd_hour: must be finite and >= 0 (got {self.price_weight_ms_per_usd_hour})"
+            )
+        if not (0.0 < self.max_utilisation <= 1.0):
+            raise ScenarioError(f"max_utilisation: must be in (0, 1] (got {self.max_utilisation})")
+        if not (self.time_limit_s > 0):
+            raise ScenarioError(f"time_limit_s: must be > 0 (got {self.time_limit_s})")
+
+
+@dataclass(frozen=True, eq=False)
+class PlacementProblem:
+    """Arrays of one placement problem (``M`` placed models, ``C`` clients, ``N`` scenario nodes).
+
+    Attributes
+    ----------
+    arrays : numpy view of the scenario
+    models : placed model ids; ``model_rows`` their columns in ``arrays``
+    size_gb : (M,) weight size, GB (1e9 bytes)
+    candidate : (M, N) bool, node may hold the model warm
+    current : (M, N) bool, model is warm there now (execution nodes)
+    replicas : (M,) replicas required per model, or -1 when the budget frees the count
+    free_gb : (N,) GPU memory left after the warm models that are not placed, GB
+    client_model : (C,) index into ``models``; ``client_source``, ``client_demand`` index the scenario's
+        sources and demand classes
+    rate_rps : (C,) requests/s; ``slo_ms`` (C,)
+    time_ms : (C, N) expected time, ms (``inf`` where the node cannot serve the client)
+    allowed : (C, N) bool, candidate, mode supported and ``time_ms <= slo_ms``
+    busy_s : (C, N) slot-seconds one request takes on the node (service x executor factor), s
+    slots : (N,) ``max_utilisation x capacity`` slot-seconds per second
+    group : per rule, (N,) int group of each node in the rule's dimension (unknown = its own last group)
+    group_names : per rule, the group labels
+    model_rps : (M, N) requests/s the node serves of the model at full slots (capacity share rules)
+    """
+
+    scenario: Scenario
+    spec: PlacementSpec
+    arrays: ScenarioArrays
+    models: tuple[str, ...]
+    model_rows: tuple[int, ...]
+    size_gb: NDArray[np.float64]
+    candidate: NDArray[np.bool_]
+    current: NDArray[np.bool_]
+    replicas: NDArray[np.int64]
+    free_gb: NDArray[np.float64]
+    client_model: NDArray[np.int64]
+    client_source: NDArray[np.int64]
+    client_demand: NDArray[np.int64]
+    rate_rps: NDArray[np.float64]
+    slo_ms: NDArray[np.float64]
+    time_ms: NDArray[np.float64]
+    allowed: NDArray[np.bool_]
+    busy_s: NDArray[np.float64]
+    slots: NDArray[np.float64]
+    group: tuple[NDArray[np.int64], ...]
+    group_names: tuple[tuple[str, ...], ...]
+    model_rps: NDArray[np.float64]
+
+    @property
+    def total_rps(self) -> float:
+        """Requests/s of all placed demand."""
+        return float(self.rate_rps.sum())
+
+    @property
+    def n_pairs(self) -> int:
+        """Number of (client, node) assignment variables: the size measure of ``--solver auto``."""
+        return int(self.allowed.sum())
+
+    def client_label(self, c: int) -> str:
+        """``model (mode) from source`` for messages."""
+        d = self.scenario.demand[int(self.client_demand[c])]
+        return f"model {d.model!r} ({d.verification.value}) from {self.scenario.sources[int(self.client_source[c])].name!r}"
+
+
+def _groups(arrays: ScenarioArrays, dim: str) -> tuple[NDArray[np.int64], tuple[str, ...]]:
+    if dim not in arrays.dims:
+        raise ScenarioError(f"rules: unknown dimension {dim!r} (known: {', '.join(arrays.dims)})")
+    k = arrays.dim_index(dim)
+    codes = arrays.dim_codes[:, k].astype(np.int64)
+    names = arrays.dim_values[k]
+    return np.where(codes < 0, len(names), codes), (*names, UNKNOWN)
+
+
+def build_problem(scenario: Scenario, spec: PlacementSpec, rtt: RttModel | None = None) -> PlacementProblem:
+    """Build the placement arrays and run the checks that name an impossible request before any solve.
+
+    Raises
+    ------
+    ScenarioError
+        unknown model, model without demand, unknown rule dimension
+    InfeasiblePlacementError
+        a client no candidate can serve within its SLO, more replicas than candidates, a diversity rule
+        the candidates cannot meet
+    """
+    rtt = rtt or default_rtt_model()
+    arrays = compile_scenario(scenario)
+    demanded = [d.model for d in scenario.demand]
+    if spec.models is None:
+        models = tuple(dict.fromkeys(demanded))
+        if not models:
+            raise ScenarioError(f"demand: scenario {scenario.name!r} has no demand; nothing to place")
+    else:
+        models = tuple(dict.fromkeys(spec.models))
+        for mid in models:
+            scenario.model(mid)  # raises ScenarioError naming an unknown model
+            if mid not in demanded:
+                raise ScenarioError(
+                    f"model: {mid!r} has no demand class in scenario {scenario.name!r}; nothing to place"
+                )
+    rows = tuple(arrays.model_index(mid) for mid in models)
+    n = arrays.n_nodes
+    size_gb = arrays.model_size_bytes[list(rows)] / 1e9
+    placed = np.zeros(arrays.warm.shape[1], dtype=bool)
+    placed[list(rows)] = True
+    pinned_gb = (arrays.warm[:, ~placed] * arrays.model_size_bytes[~placed][None, :]).sum(axis=1) / 1e9
+    free_gb = arrays.gpu_memory_gb - pinned_gb
+    execu = arrays.role(Role.EXECUTION) & arrays.up
+    svc = np.stack([service_s_by_node(arrays, scenario.model(mid)) for mid in models])  # (M, N) s
+    candidate = execu[None, :] & np.isfinite(svc) & (free_gb[None, :] + 1e-9 >= size_gb[:, None])
+    current = arrays.warm[:, list(rows)].T & execu[None, :]
+    if spec.replicas is not None:
+        replicas = np.full(len(models), spec.replicas, dtype=np.int64)
+    elif spec.budget_usd_per_hour is not None:
+        replicas = np.full(len(models), -1, dtype=np.int64)
+    else:
+        replicas = np.maximum(1, (current & candidate).sum(axis=1)).astype(np.int64)
+    for mi, mid in enumerate(models):
+        nc = int(candidate[mi].sum())
+        if nc == 0:
+            raise InfeasiblePlacementError(f"candidates: no up execution node can hold model {mid!r} warm")
+        if replicas[mi] > nc:
+            raise InfeasiblePlacementError(
+                f"replicas: {int(replicas[mi])} replicas of {mid!r} requested but only {nc} candidate nodes can hold it"
+            )
+    # Clients: (demand class, source) pairs with traffic.
+    w = np.array([s.weight for s in scenario.sources], dtype=float)
+    if w.sum() <= 0:
+        raise ScenarioError("sources: every source weight is 0; no demand to place")
+    share = w / w.sum()
+    m_of = {mid: i for i, mid in enumerate(models)}
+    cm, cs, cd, rate, slo, fac, mode_ok = [], [], [], [], [], [], []
+    for di, d in enumerate(scenario.demand):
+        if d.model not in m_of or d.rate_rps <= 0:
+            continue
+        f = executor_factor(scenario.model(d.model), d.verification)
+        ok = (
+            arrays.mode(d.verification)
+            if d.verification in (VerificationMode.TEE, VerificationMode.ZKML)
+            else np.ones(n, dtype=bool)
+        )
+        for si in np.flatnonzero(share > 0):
+            cm.append(m_of[d.model])
+            cs.append(int(si))
+            cd.append(di)
+            rate.append(d.rate_rps * share[si])
+            slo.append(d.slo_ms)
+            fac.append(f)
+            mode_ok.append(ok)
+    client_model = np.array(cm, dtype=np.int64)
+    client_source = np.array(cs, dtype=np.int64)
+    src_lat = np.array([scenario.sources[i].lat for i in cs])
+    src_lon = np.array([scenario.sources[i].lon for i in cs])
+    names = [scenario.sources[i].name for i in cs]
+    net = rtt.rtt_ms_named(names, src_lat, src_lon, arrays.node_ids, arrays.lat, arrays.lon)
+    busy = svc[client_model] * np.array(fac)[:, None]
+    serve = candidate[client_model] & np.array(mode_ok)
+    time_ms = np.where(serve, net + 1000.0 * busy, np.inf)
+    slo_ms = np.array(slo, dtype=float)
+    allowed = serve & (time_ms <= slo_ms[:, None])
+    problem = PlacementProblem(
+        scenario=scenario,
+        spec=spec,
+        arrays=arrays,
+        models=models,
+        model_rows=rows,
+        size_gb=size_gb,
+        candidate=candidate,
+        current=current,
+        replicas=replicas,
+        free_gb=free_gb,
+        client_model=client_model,
+        client_source=client_source,
+        client_demand=np.array(cd, dtype=np.int64),
+        rate_rps=np.array(rate, dtype=float),
+        slo_ms=slo_ms,
+        time_ms=time_ms,
+        allowed=allowed,
+        busy_s=np.where(serve, busy, np.inf),
+        slots=spec.max_utilisation * arrays.capacity.astype(float),
+        group=tuple(_groups(arrays, r.dim)[0] for r in spec.rules),
+        group_names=tuple(_groups(arrays, r.dim)[1] for r in spec.rules),
+        model_rps=np.where(candidate, arrays.capacity[None, :] / np.where(np.isfinite(svc), svc, 1.0), 0.0),
+    )
+    _precheck(problem)
+    return problem
+
+
+def _precheck(p: PlacementProblem) -> None:
+    """Name the first constraint that no placement can meet (SLO per client, then diversity rules)."""
+    for c in np.flatnonzero(~p.allowed.any(axis=1)):
+        t = p.time_ms[c]
+        if not np.isfinite(t).any():
+            raise InfeasiblePlacementError(f"candidates: no candidate node supports {p.client_label(int(c))}")
+        best = int(np.argmin(t))
+        raise InfeasiblePlacementError(
+            f"slo: no candidate node serves {p.client_label(int(c))} within slo_ms={p.slo_ms[c]:g} "
+            f"(fastest: {p.arrays.node_ids[best]} at {t[best]:.0f} ms); raise the SLO or add a node nearer"
+        )
+    for r, rule in enumerate(p.spec.rules):
+        g = p.group[r]
+        for mi, mid in enumerate(p.models):
+            vals = np.unique(g[p.candidate[mi]])
+            k = int(p.replicas[mi])
+            if rule.min_distinct is not None and vals.size < rule.min_distinct:
+                raise InfeasiblePlacementError(
+                    f"min_distinct: replicas of {mid!r} must span {rule.min_distinct} distinct {rule.dim} values "
+                    f"but its candidates span only {vals.size}"
+                )
+            if rule.min_distinct is not None and k > 0 and k < rule.min_distinct:
+                raise InfeasiblePlacementError(
+                    f"min_distinct: {k} replicas of {mid!r} cannot span {rule.min_distinct} distinct {rule.dim} values; "
+                    f"raise --replicas to at least {rule.min_distinct}"
+                )
+            if rule.max_share is not None and rule.share_of is ShareOf.REPLICAS and k > 0:
+                per = int(np.floor(rule.max_share * k + 1e-9))
+                counts = np.bincount(g[p.candidate[mi]])
+                if np.minimum(counts, per).sum() < k:
+                    raise InfeasiblePlacementError(
+                        f"max_share: a {rule.dim} share of {rule.max_share:g} allows {per} of {k} replicas of {mid!r} "
+                        f"per {rule.dim}, and its candidates cannot fill {k} that way"
+                    )
