@@ -106,6 +106,5 @@ def test_tables(small: Path, capsys: pytest.CaptureFixture[str], monkeypatch: py
 def test_help_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["simulate", "failures", "--help"]) == 0
     assert (
-        "nodeplan simulate failures net.yaml --trials 100000 --seed 7 --workers 2"
-        in capsys.readouterr().out
+        "nodeplan simulate failures net.yaml --trials 100000 --seed 7 --workers 2" in capsys.readouterr().out
     )
