@@ -34,6 +34,15 @@ def _pct(x: float | None, nd: int = 1) -> str:
     return "n/a" if x is None else f"{100 * x:.{nd}f}%"
 
 
+def _n(k: int, noun: str) -> str:
+    """``k`` and the noun in the right number.
+
+    >>> _n(1, "node"), _n(3, "failure domain")
+    ('1 node', '3 failure domains')
+    """
+    return f"{k:,} {noun}{'' if k == 1 else 's'}"
+
+
 def _pm(p: float | None, n: int) -> str:
     """``p ± se`` in percent."""
     if p is None:
@@ -44,13 +53,18 @@ def _pm(p: float | None, n: int) -> str:
 
 def print_result(r: MonteCarloResult, console: Console) -> None:
     """Rich tables of a Monte Carlo failure run: distribution, events, attribution."""
+    dims = f"{_n(len(r.dimensions), 'dimension')} ({', '.join(r.dimensions)})"
     console.print(
-        f"[bold]{r.scenario}[/]: {r.trials:,} trials (seed {r.seed}), {r.domains} failure domains in "
-        f"{len(r.dimensions)} dimension{'s' if len(r.dimensions) != 1 else ''} ({', '.join(r.dimensions)}) "
-        f"over {r.nodes} nodes.\n"
+        f"[bold]{r.scenario}[/]: {r.trials:,} trials (seed {r.seed}), {_n(r.domains, 'failure domain')} in "
+        f"{dims} over {_n(r.nodes, 'node')}.\n"
         f"{_pct(r.p_no_failure)} of trials lose no domain; on average {r.mean_failed_domains:.2f} domains "
         f"fail and {r.mean_down_nodes:.2f} nodes go down per trial."
     )
+    if r.domains == 0:
+        console.print(
+            "[yellow]note:[/] no node has a known value in the dimensions of 'failures': nothing can fail. "
+            "Set those attributes on the nodes, or name other dimensions."
+        )
     dist = Table(title="Outcome per trial (share)", title_justify="left")
     for col, just in (("outcome", "left"), ("no failure", "right"), ("mean ± se", "right")):
         dist.add_column(col, justify=just)  # type: ignore[arg-type]
