@@ -38,6 +38,7 @@ def _root() -> None:
 from nodeplan.commands.audit import audit_cmd  # noqa: E402
 from nodeplan.commands.demo import demo_cmd  # noqa: E402
 from nodeplan.commands.import_ import import_cmd  # noqa: E402
+from nodeplan.commands.place import place_cmd  # noqa: E402
 from nodeplan.commands.route import route_cmd  # noqa: E402
 from nodeplan.commands.simulate import simulate_app  # noqa: E402
 from nodeplan.commands.validate import validate_cmd  # noqa: E402
@@ -45,6 +46,7 @@ from nodeplan.commands.validate import validate_cmd  # noqa: E402
 app.command("audit")(audit_cmd)
 app.command("demo")(demo_cmd)
 app.command("import")(import_cmd)
+app.command("place")(place_cmd)
 app.command("route")(route_cmd)
 app.add_typer(simulate_app, name="simulate")
 app.command("validate")(validate_cmd)

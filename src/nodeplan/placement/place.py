@@ -84,8 +84,9 @@ class Side:
 class ModelPlacement:
     """Chosen replicas of one model (``after``) next to today's warm ones (``before``).
 
-    ``demand_share`` and ``contribution_ms`` are per node of ``after.nodes``: the share of the model's
-    requests it serves and its part of the model's mean time, ms (they sum to ``after.mean_ms``).
+    ``demand_share``, ``contribution_ms``, ``provider``, ``country`` and ``usd_per_hour`` are per node of
+    ``after.nodes``: the share of the model's requests it serves, its part of the model's mean time, ms
+    (they sum to ``after.mean_ms``), and the node's provider, country and price.
     """
 
     model: str
@@ -94,6 +95,9 @@ class ModelPlacement:
     before: Side
     demand_share: tuple[float, ...]
     contribution_ms: tuple[float, ...]
+    provider: tuple[str, ...]
+    country: tuple[str, ...]
+    usd_per_hour: tuple[float, ...]
 
 
 @dataclass(frozen=True)
@@ -341,6 +345,9 @@ def place(
                 before=_side(p, mi, p.current[mi], x_before[clients]),
                 demand_share=tuple(float(v) for v in served / rm.sum()),
                 contribution_ms=tuple(float(v) for v in contrib),
+                provider=tuple(scenario.nodes[i].provider or "?" for i in idx),
+                country=tuple(scenario.nodes[i].country or "?" for i in idx),
+                usd_per_hour=tuple(float(scenario.nodes[i].price_usd_per_hour) for i in idx),
             )
         )
     total = p.total_rps

@@ -1,0 +1,323 @@
+"""``nodeplan place``: which nodes should keep each model warm, under SLO, capacity and diversity rules."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from typing import Annotated
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from nodeplan.exceptions import ScenarioError
+from nodeplan.placement.place import ParetoPoint, ScenarioPlacement, pareto, place
+from nodeplan.placement.problem import DiversityRule, PlacementSpec, ShareOf, SolverChoice
+from nodeplan.scenario.io import resolve_scenario
+from nodeplan.scenario.model import Scenario
+
+__all__ = ["parse_rules", "place_cmd", "print_pareto", "print_placement"]
+
+#: Price weights (ms of mean time per USD/hour) of ``--pareto``: 0 = latency only; on the built-in
+#: scenario the price of the chosen nodes stops falling past ~10.
+PARETO_WEIGHTS: tuple[float, ...] = (0.0, 0.3, 1.0, 3.0, 10.0)
+
+
+def _dim_value(text: str, flag: str, dims: tuple[str, ...]) -> tuple[str, str]:
+    if "=" not in text:
+        raise ScenarioError(f"{flag}: expected DIM=VALUE, e.g. asn=0.5 (got {text!r})")
+    dim, val = (s.strip() for s in text.split("=", 1))
+    if dim not in dims:
+        raise ScenarioError(f"{flag}: unknown dimension {dim!r} (known: {', '.join(dims)})")
+    return dim, val
+
+
+def parse_rules(
+    scenario: Scenario,
+    *,
+    min_providers: int | None,
+    max_provider_share: float | None,
+    share_of: ShareOf,
+    max_share: list[str],
+    min_distinct: list[str],
+) -> tuple[DiversityRule, ...]:
+    """Diversity rules from the CLI flags, each bad value named with its flag.
+
+    >>> from nodeplan.scenario.io import load_builtin
+    >>> parse_rules(load_builtin(), min_providers=3, max_provider_share=None, share_of=ShareOf.REPLICAS,
+    ...             max_share=["country=0.5"], min_distinct=[])
+    (DiversityRule(dim='provider', max_share=None, min_distinct=3, share_of=<ShareOf.REPLICAS: 'replicas'>), DiversityRule(dim='country', max_share=0.5, min_distinct=None, share_of=<ShareOf.REPLICAS: 'replicas'>))
+    """
+    if max_provider_share is not None and not (0.0 < max_provider_share <= 1.0):
+        raise ScenarioError(f"--max-provider-share: must be in (0, 1] (got {max_provider_share})")
+    if min_providers is not None and min_providers < 1:
+        raise ScenarioError(f"--min-providers: must be >= 1 (got {min_providers})")
+    rules: list[DiversityRule] = []
+    if min_providers is not None or max_provider_share is not None:
+        rules.append(DiversityRule("provider", max_provider_share, min_providers, share_of))
+    dims = scenario.dimensions()
+    for text in max_share:
+        dim, val = _dim_value(text, "--max-share", dims)
+        try:
+            x = float(val)
+        except ValueError:
+            raise ScenarioError(f"--max-share: {val!r} is not a number (in {text!r})") from None
+        if not (0.0 < x <= 1.0):
+            raise ScenarioError(f"--max-share: share must be in (0, 1] (got {x} for {dim})")
+        rules.append(DiversityRule(dim, max_share=x, share_of=share_of))
+    for text in min_distinct:
+        dim, val = _dim_value(text, "--min-distinct", dims)
+        if not val.isdigit() or int(val) < 1:
+            raise ScenarioError(f"--min-distinct: count must be an integer >= 1 (got {val!r} for {dim})")
+        rules.append(DiversityRule(dim, min_distinct=int(val)))
+    return tuple(rules)
+
+
+def _fmt_ms(v: float) -> str:
+    return f"{v:,.0f}" if v >= 100 else f"{v:.1f}"
+
+
+def print_placement(sp: ScenarioPlacement, console: Console) -> None:
+    """Rich tables: chosen nodes per model, the before/after comparison and what binds."""
+    r = sp.result
+    gap = "n/a (heuristic)" if r.status == "heuristic" else f"{100 * r.gap:.3g}%"
+    bound = "n/a" if r.status == "heuristic" else f"{r.bound:,.2f}"
+    console.print(
+        f"[bold]nodeplan place[/]: scenario [bold]{escape(sp.scenario)}[/], {len(sp.models)} model(s)"
+    )
+    console.print(
+        f"solver {sp.solver}, status [bold]{r.status}[/], {r.solve_s:.2f} s; bound {bound}, gap {gap}"
+    )
+    console.print(
+        f"objective {r.objective:,.2f} = mean time {sp.latency_ms:,.1f} ms"
+        f" + {sp.price_weight_ms_per_usd_hour:g} ms/(USD/h) x {sp.usd_per_hour:,.2f} USD/h"
+    )
+    for m in sp.models:
+        t = Table(
+            title=f"{escape(m.model)}: {m.replicas} warm replica(s), mean {_fmt_ms(m.after.mean_ms)} ms "
+            f"(today {_fmt_ms(m.before.mean_ms)} ms)",
+            box=box.SIMPLE_HEAD,
+            title_justify="left",
+        )
+        for col, just in (
+            ("node", "left"),
+            ("provider", "left"),
+            ("country", "left"),
+            ("demand", "right"),
+            ("latency ms", "right"),
+            ("USD/h", "right"),
+            ("today", "center"),
+        ):
+            t.add_column(col, justify=just)  # type: ignore[arg-type]
+        order = sorted(range(len(m.after.nodes)), key=lambda i: -m.demand_share[i])
+        for i in order:
+            t.add_row(
+                escape(m.after.nodes[i]),
+                m.provider[i],
+                m.country[i],
+                f"{100 * m.demand_share[i]:.1f}%",
+                f"{m.contribution_ms[i]:.1f}",
+                f"{m.usd_per_hour[i]:.2f}",
+                "warm" if m.after.nodes[i] in m.before.nodes else "new",
+            )
+        console.print(t)
+    c = Table(title="today vs placed", box=box.SIMPLE_HEAD, title_justify="left")
+    for col in (
+        "model",
+        "",
+        "replicas",
+        "mean ms",
+        "SLO miss",
+        "providers",
+        "top provider",
+        "countries",
+        "USD/h",
+    ):
+        c.add_column(col, justify="left" if col in ("model", "") else "right")
+    for m in sp.models:
+        for label, side in (("today", m.before), ("placed", m.after)):
+            c.add_row(
+                m.model if label == "today" else "",
+                label,
+                str(len(side.nodes)),
+                _fmt_ms(side.mean_ms),
+                f"{100 * side.slo_miss_share:.0f}%",
+                str(side.providers),
+                f"{100 * side.max_provider_share:.0f}%",
+                str(side.countries),
+                f"{side.usd_per_hour:.2f}",
+                end_section=label == "placed",
+            )
+    for label, lat, usd in (
+        ("today", sp.before_latency_ms, sp.before_usd_per_hour),
+        ("placed", sp.latency_ms, sp.usd_per_hour),
+    ):
+        c.add_row(
+            "all placed demand" if label == "today" else "",
+            label,
+            "",
+            _fmt_ms(lat),
+            "",
+            "",
+            "",
+            "",
+            f"{usd:.2f}",
+        )
+    console.print(c)
+    binding = list(r.binding)
+    shown = ", ".join(binding[:12]) + (f", +{len(binding) - 12} more" if len(binding) > 12 else "")
+    console.print(f"binding constraints: {escape(shown) or 'none (replica counts only)'}")
+    for note in sp.notes:
+        console.print(f"note: {escape(note)}")
+
+
+def print_pareto(points: tuple[ParetoPoint, ...], console: Console) -> None:
+    """One row per price weight: mean time and price of the placement it gives."""
+    t = Table(
+        title="latency / price trade-off (objective = mean ms + weight x USD/h)",
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+    )
+    for col in ("weight ms per USD/h", "mean time ms", "USD/h", "status"):
+        t.add_column(col, justify="right")
+    for p in points:
+        t.add_row(
+            f"{p.price_weight_ms_per_usd_hour:g}", f"{p.latency_ms:,.1f}", f"{p.usd_per_hour:,.2f}", p.status
+        )
+    console.print(t)
+
+
+def place_cmd(
+    scenario: Annotated[
+        str | None,
+        typer.Argument(
+            help="Scenario file (.yaml/.json) or built-in name; default: the built-in opengradient."
+        ),
+    ] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model", "-m", help="Model to place (repeat for several); default: every demanded model."
+        ),
+    ] = None,
+    replicas: Annotated[
+        int | None,
+        typer.Option(
+            "--replicas", "-k", help="Warm replicas per model; default: today's count for each model."
+        ),
+    ] = None,
+    min_providers: Annotated[
+        int | None,
+        typer.Option("--min-providers", help="Replicas of each model in at least this many providers."),
+    ] = None,
+    max_provider_share: Annotated[
+        float | None,
+        typer.Option(
+            "--max-provider-share",
+            help="Largest share of a model's replicas one provider may hold, in (0, 1].",
+        ),
+    ] = None,
+    share_of: Annotated[
+        ShareOf, typer.Option("--share-of", help="What the share caps measure: replicas or capacity (req/s).")
+    ] = ShareOf.REPLICAS,
+    max_share: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--max-share", help="Share cap on another dimension, DIM=x, e.g. asn=0.5 or country=0.4."
+        ),
+    ] = None,
+    min_distinct: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--min-distinct", help="Distinct values of a dimension, DIM=k, e.g. country=3 or operator=2."
+        ),
+    ] = None,
+    budget: Annotated[
+        float | None,
+        typer.Option(
+            "--budget", help="USD/hour cap on the nodes that host a placed model; frees the replica count."
+        ),
+    ] = None,
+    price_weight: Annotated[
+        float,
+        typer.Option(
+            "--price-weight",
+            help="ms of mean time that 1 USD/hour is worth in the objective (0 = latency only).",
+        ),
+    ] = 0.0,
+    max_utilisation: Annotated[
+        float, typer.Option("--max-utilisation", help="Share of a node's slots the plan may fill, in (0, 1].")
+    ] = 1.0,
+    time_limit: Annotated[float, typer.Option("--time-limit", help="MILP time limit, s.")] = 60.0,
+    solver: Annotated[
+        SolverChoice,
+        typer.Option(
+            "--solver", help="milp (exact), heuristic (greedy + swap) or auto (MILP up to 50,000 pairs)."
+        ),
+    ] = SolverChoice.AUTO,
+    pareto_sweep: Annotated[
+        bool,
+        typer.Option(
+            "--pareto", help="Solve for several price weights and print the latency/price trade-off."
+        ),
+    ] = False,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the heuristic's restarts.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """Choose which nodes keep each model warm: minimise the demand-weighted expected time (RTT + service)
+    under GPU memory, capacity, SLO and dependency-diversity rules, and compare with today's warm placement.
+
+    Example: [bold]nodeplan place --model llama-3-70b-q4 --replicas 4 --min-providers 3 --max-provider-share 0.5[/]
+    """
+    sc = resolve_scenario(scenario)
+    if replicas is not None and replicas < 1:
+        raise ScenarioError(f"--replicas: must be >= 1 (got {replicas})")
+    if not (time_limit > 0):
+        raise ScenarioError(f"--time-limit: must be > 0 s (got {time_limit})")
+    if price_weight < 0:
+        raise ScenarioError(f"--price-weight: must be >= 0 (got {price_weight})")
+    if budget is not None and budget < 0:
+        raise ScenarioError(f"--budget: must be >= 0 USD/hour (got {budget})")
+    if not (0.0 < max_utilisation <= 1.0):
+        raise ScenarioError(f"--max-utilisation: must be in (0, 1] (got {max_utilisation})")
+    known = [m.id for m in sc.models]
+    for mid in model or []:
+        if mid not in known:
+            near = difflib.get_close_matches(mid, known, n=3, cutoff=0.4)
+            raise ScenarioError(
+                f"--model: unknown model {mid!r} in scenario {sc.name!r} (close matches: {', '.join(near) or 'none'})"
+            )
+    rules = parse_rules(
+        sc,
+        min_providers=min_providers,
+        max_provider_share=max_provider_share,
+        share_of=share_of,
+        max_share=max_share or [],
+        min_distinct=min_distinct or [],
+    )
+    spec = PlacementSpec(
+        models=tuple(model) if model else None,
+        replicas=replicas,
+        budget_usd_per_hour=budget,
+        rules=rules,
+        price_weight_ms_per_usd_hour=price_weight,
+        max_utilisation=max_utilisation,
+        time_limit_s=time_limit,
+        solver=solver,
+        seed=seed,
+    )
+    console = Console()
+    if pareto_sweep:
+        points = pareto(sc, spec, PARETO_WEIGHTS)
+        if as_json:
+            typer.echo(json.dumps([p.__dict__ for p in points], indent=2))
+        else:
+            print_pareto(points, console)
+        return
+    sp = place(sc, spec)
+    if as_json:
+        typer.echo(json.dumps(sp.to_dict(), indent=2))
+    else:
+        print_placement(sp, console)
