@@ -1,6 +1,6 @@
 """nodeplan: plan and check where a decentralized AI-inference network runs its work.
 
-The public API, layer by layer (data flows one way): scenario -> latency/metrics -> routing -> demo.
+The public API, layer by layer (data flows one way): scenario -> latency/metrics -> routing -> simulation -> demo.
 
 >>> import nodeplan
 >>> sc = nodeplan.load_builtin("opengradient")
@@ -17,6 +17,7 @@ from nodeplan.exceptions import (
     NoRouteError,
     RoutingError,
     ScenarioError,
+    SimulationError,
     SolverError,
 )
 from nodeplan.latency import RttModel, TimeBreakdown, default_rtt_model, load_rtt_matrix
@@ -46,6 +47,7 @@ from nodeplan.scenario import (
     resolve_scenario,
     save_scenario,
 )
+from nodeplan.simulation import MonteCarloResult, monte_carlo_failures
 
 __version__ = "0.1.0"
 
@@ -57,6 +59,7 @@ __all__ = [
     "InfeasiblePlacementError",
     "LatencyModelError",
     "Model",
+    "MonteCarloResult",
     "NoRouteError",
     "Node",
     "NodeplanError",
@@ -68,6 +71,7 @@ __all__ = [
     "RttModel",
     "Scenario",
     "ScenarioError",
+    "SimulationError",
     "SolverError",
     "TimeBreakdown",
     "VerificationMode",
@@ -80,6 +84,7 @@ __all__ = [
     "load_builtin",
     "load_rtt_matrix",
     "load_scenario",
+    "monte_carlo_failures",
     "parse_scenario",
     "register_policy",
     "register_scorer",
