@@ -124,18 +124,10 @@ def print_placement(sp: ScenarioPlacement, console: Console) -> None:
             )
         console.print(t)
     c = Table(title="today vs placed", box=box.SIMPLE_HEAD, title_justify="left")
-    for col in (
-        "model",
-        "",
-        "replicas",
-        "mean ms",
-        "SLO miss",
-        "providers",
-        "top provider",
-        "countries",
-        "USD/h",
-    ):
-        c.add_column(col, justify="left" if col in ("model", "") else "right")
+    c.add_column("model", no_wrap=True)
+    c.add_column("")
+    for col in ("repl", "mean ms", "SLO miss", "prov", "top prov", "ctry", "USD/h"):
+        c.add_column(col, justify="right")
     for m in sp.models:
         for label, side in (("today", m.before), ("placed", m.after)):
             c.add_row(
@@ -166,6 +158,10 @@ def print_placement(sp: ScenarioPlacement, console: Console) -> None:
             f"{usd:.2f}",
         )
     console.print(c)
+    console.print(
+        "repl = warm replicas, prov = distinct providers, top prov = largest provider's share of the replicas, "
+        "ctry = distinct countries, USD/h = price of the nodes holding the model"
+    )
     binding = list(r.binding)
     shown = ", ".join(binding[:12]) + (f", +{len(binding) - 12} more" if len(binding) > 12 else "")
     console.print(f"binding constraints: {escape(shown) or 'none (replica counts only)'}")

@@ -255,7 +255,7 @@ def _diagnose(
             solve_milp(build_placement_milp(p, drop=frozenset({fam})).model, time_limit_s=tl)
         except InfeasiblePlacementError:
             continue
-        who = ""
+        who = f" (model {p.models[0]!r})" if len(p.models) == 1 else ""
         if len(p.models) > 1:
             for mid in p.models:
                 one = dataclasses.replace(p.spec, models=(mid,), replicas=p.spec.replicas)
