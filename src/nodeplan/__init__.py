@@ -22,6 +22,7 @@ from nodeplan.exceptions import (
 )
 from nodeplan.latency import RttModel, TimeBreakdown, default_rtt_model, load_rtt_matrix
 from nodeplan.metrics import AuditResult, Weight, audit_scenario
+from nodeplan.placement import PlacementResult, ScenarioPlacement, place
 from nodeplan.routing import (
     POLICIES,
     Request,
@@ -63,6 +64,7 @@ __all__ = [
     "NoRouteError",
     "Node",
     "NodeplanError",
+    "PlacementResult",
     "Request",
     "Role",
     "Route",
@@ -71,6 +73,7 @@ __all__ = [
     "RttModel",
     "Scenario",
     "ScenarioError",
+    "ScenarioPlacement",
     "SimulationError",
     "SolverError",
     "TimeBreakdown",
@@ -86,6 +89,7 @@ __all__ = [
     "load_scenario",
     "monte_carlo_failures",
     "parse_scenario",
+    "place",
     "register_policy",
     "register_scorer",
     "resolve_scenario",

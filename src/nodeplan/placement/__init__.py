@@ -6,7 +6,16 @@ Generic solvers work on cost matrices (p-median, capacitated facility location, 
 
 from nodeplan.placement.facility import solve_capacitated
 from nodeplan.placement.heuristics import pmedian_heuristic
+from nodeplan.placement.place import ScenarioPlacement, pareto, place
 from nodeplan.placement.pmedian import solve_pmedian
 from nodeplan.placement.result import PlacementResult
 
-__all__ = ["PlacementResult", "pmedian_heuristic", "solve_capacitated", "solve_pmedian"]
+__all__ = [
+    "PlacementResult",
+    "ScenarioPlacement",
+    "pareto",
+    "place",
+    "pmedian_heuristic",
+    "solve_capacitated",
+    "solve_pmedian",
+]
