@@ -22,11 +22,13 @@ LP relaxation.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from numpy.typing import ArrayLike
 
 from nodeplan.exceptions import InfeasiblePlacementError, SolverError
-from nodeplan.placement._highs import MilpModel, solve_milp
+from nodeplan.placement._sites import solve_site_milp
 from nodeplan.placement.result import PlacementResult
 
 __all__ = ["solve_capacitated"]
@@ -80,7 +82,6 @@ def solve_capacitated(
     ci, cj = np.nonzero(ok)
     k = ci.size
     ycol = k + np.arange(m)
-    obj = np.concatenate([c[ci, cj], f])
     r_cap = n + np.arange(m)
     r_link = n + m + np.arange(k)
     r_agg = n + m + k
@@ -90,31 +91,18 @@ def solve_capacitated(
     row_lb = np.concatenate([np.ones(n), np.full(m + k, -np.inf), [d.sum()]])
     row_ub = np.concatenate([np.ones(n), np.zeros(m + k), [np.inf]])
     names = ("",) * n + tuple(f"capacity[{j}]" for j in range(m)) + ("",) * (k + 1)
-    model = MilpModel(
-        c=obj,
-        lb=np.zeros(k + m),
-        ub=np.ones(k + m),
-        integer=np.concatenate([np.zeros(k, dtype=bool), np.ones(m, dtype=bool)]),
-        rows=rows.astype(np.int64),
-        cols=cols.astype(np.int64),
-        vals=vals,
-        row_lb=row_lb,
-        row_ub=row_ub,
+    res = solve_site_milp(
+        c[ci, cj],
+        f,
+        (ci, cj),
+        n,
+        (rows, cols, vals),
+        row_lb,
+        row_ub,
         row_names=names,
+        time_limit_s=time_limit_s,
+        rel_gap=rel_gap,
     )
-    sol = solve_milp(model, time_limit_s=time_limit_s, rel_gap=rel_gap)
-    open_ = sol.x[ycol] > 0.5
-    assign = np.zeros((n, m))
-    assign[ci, cj] = np.clip(sol.x[:k], 0.0, 1.0)
     # A closed site's capacity row reads 0 <= 0: tight but not limiting, so only open sites are reported.
-    binding = tuple(b for b in sol.binding(model) if open_[int(b[len("capacity[") : -1])])
-    return PlacementResult(
-        objective=sol.objective,
-        bound=sol.bound,
-        gap=sol.gap,
-        status=sol.status,
-        chosen=tuple(int(j) for j in np.flatnonzero(open_)),
-        assignment=assign,
-        binding=binding,
-        solve_s=sol.solve_s,
-    )
+    binding = tuple(b for b in res.binding if int(b[len("capacity[") : -1]) in res.chosen)
+    return replace(res, binding=binding)

@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from nodeplan.exceptions import InfeasiblePlacementError, SolverError
-from nodeplan.placement._highs import MilpModel, solve_milp
+from nodeplan.placement._sites import solve_site_milp
 from nodeplan.placement.result import PlacementResult
 
 __all__ = ["solve_pmedian"]
@@ -79,7 +79,6 @@ def solve_pmedian(
     k = ci.size
     # Columns: x pairs 0..k-1, then y 0..m-1.
     ycol = k + np.arange(m)
-    obj = np.concatenate([w[ci] * c[ci, cj], np.zeros(m)])
     # Rows: n assignment rows, k linking rows, 1 cardinality row.
     link = n + np.arange(k)
     rows = np.concatenate([ci, link, link, np.full(m, n + k)])
@@ -87,28 +86,15 @@ def solve_pmedian(
     vals = np.concatenate([np.ones(k), np.ones(k), -np.ones(k), np.ones(m)])
     row_lb = np.concatenate([np.ones(n), np.full(k, -np.inf), [p]])
     row_ub = np.concatenate([np.ones(n), np.zeros(k), [p]])
-    model = MilpModel(
-        c=obj,
-        lb=np.zeros(k + m),
-        ub=np.ones(k + m),
-        integer=np.concatenate([np.zeros(k, dtype=bool), np.ones(m, dtype=bool)]),
-        rows=rows.astype(np.int64),
-        cols=cols.astype(np.int64),
-        vals=vals,
-        row_lb=row_lb,
-        row_ub=row_ub,
-    )
-    sol = solve_milp(model, time_limit_s=time_limit_s, rel_gap=rel_gap)
-    chosen = tuple(int(j) for j in np.flatnonzero(sol.x[ycol] > 0.5))
-    assign = np.zeros((n, m))
-    assign[ci, cj] = np.clip(sol.x[:k], 0.0, 1.0)
-    return PlacementResult(
-        objective=sol.objective,
-        bound=sol.bound,
-        gap=sol.gap,
-        status=sol.status,
-        chosen=chosen,
-        assignment=assign,
+    return solve_site_milp(
+        w[ci] * c[ci, cj],
+        np.zeros(m),
+        (ci, cj),
+        n,
+        (rows, cols, vals),
+        row_lb,
+        row_ub,
         binding=("p",),
-        solve_s=sol.solve_s,
+        time_limit_s=time_limit_s,
+        rel_gap=rel_gap,
     )
