@@ -35,6 +35,7 @@ e.g. nodes past capacity), the next chunks are routed one by one without plannin
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import overload
 
 import numpy as np
@@ -297,9 +298,8 @@ def _plan(
     )
     decided: list[Decision | None] = [None] * len(reps)
     k_g = np.array([r.verifiers for r in reps])
-    _plan_executor_only(
-        np.flatnonzero(k_g == 0), reps, j_g, fac_g, slot_g, rows, time, cost, slo, state, decided
-    )
+    grp = _Groups(reps, j_g, fac_g, slot_g, rows)
+    _plan_executor_only(np.flatnonzero(k_g == 0), grp, time, cost, slo, state, decided)
     g_ver = np.flatnonzero(k_g > 0)
     if g_ver.size:
         # candidates are ranked among the executors that meet the SLO when at least one does
@@ -309,7 +309,7 @@ def _plan(
             within = np.where(time[g_ver[g_slo]] <= slo[g_ver[g_slo], None], c_ver[g_slo], np.inf)
             keep = np.isfinite(within).any(axis=1)
             c_ver[g_slo[keep]] = within[keep]
-        _plan_with_verifiers(g_ver, reps, j_g, fac_g, slot_g, rows, c_ver, state, policies, decided)
+        _plan_with_verifiers(g_ver, grp, c_ver, state, policies, decided)
     out: list[Decision | None] = []
     for t, g in enumerate(gidx):
         d = decided[g] if g >= 0 else None
@@ -319,13 +319,26 @@ def _plan(
     return out
 
 
+@dataclass(frozen=True, eq=False)
+class _Groups:
+    """The request groups of one planned chunk: representative, model column, factor, RTT row."""
+
+    reps: list[Request]
+    j: NDArray[np.int64]
+    fac: NDArray[np.float64]
+    slot: NDArray[np.int64]
+    rows: NDArray[np.float64]
+
+    def assemble(self, g: int, state: RouterState, ex: int) -> Decision:
+        """The executor-only decision of group ``g`` on executor row ``ex``."""
+        return assemble(
+            self.reps[g], state, int(self.j[g]), float(self.fac[g]), self.rows[self.slot[g]], ex, None
+        )
+
+
 def _plan_executor_only(
     gs: NDArray[np.int64],
-    reps: list[Request],
-    j_g: NDArray[np.int64],
-    fac_g: NDArray[np.float64],
-    slot_g: NDArray[np.int64],
-    rows: NDArray[np.float64],
+    grp: _Groups,
     time: NDArray[np.float64],
     cost: NDArray[np.float64],
     slo: NDArray[np.float64],
@@ -343,23 +356,19 @@ def _plan_executor_only(
     for pos, g in enumerate(gs.tolist()):
         if not best[pos] < np.inf:  # no executor (or NaN): route() raises at this request's turn
             continue
-        j = int(j_g[g])
+        j = int(grp.j[g])
         ex = int(e[pos])
         if ties[pos]:  # lower price, then lower row
             ex = argmin_tiebreak(c[pos], state, j)
         if not time[g, ex] <= slo[g]:  # the best misses the SLO: the best among those that meet it
             ex2 = argmin_tiebreak(np.where(time[g] <= slo[g], c[pos], np.inf), state, j)
             ex = ex2 if ex2 >= 0 else ex
-        decided[g] = assemble(reps[g], state, j, float(fac_g[g]), rows[slot_g[g]], ex, None)
+        decided[g] = grp.assemble(g, state, ex)
 
 
 def _plan_with_verifiers(
     gs: NDArray[np.int64],
-    reps: list[Request],
-    j_g: NDArray[np.int64],
-    fac_g: NDArray[np.float64],
-    slot_g: NDArray[np.int64],
-    rows: NDArray[np.float64],
+    grp: _Groups,
     cost: NDArray[np.float64],
     state: RouterState,
     policies: dict[str, RoutingPolicy],
@@ -367,6 +376,7 @@ def _plan_with_verifiers(
 ) -> None:
     c = cost
     n = c.shape[1]
+    reps = grp.reps
     for want in sorted({policies[reps[g].policy].executor_candidates for g in gs.tolist()}):
         sel = np.array(
             [p for p, g in enumerate(gs.tolist()) if policies[reps[g].policy].executor_candidates == want]
@@ -381,7 +391,7 @@ def _plan_with_verifiers(
         clean = np.isfinite(kth) & ((cs <= kth[:, None]).sum(axis=1) == part.shape[1])
         for q, p in enumerate(sel.tolist()):
             g = int(gs[p])
-            req, j = reps[g], int(j_g[g])
+            req, j = reps[g], int(grp.j[g])
             if clean[q]:
                 idx = part[q]
                 order = np.lexsort((idx, state.price_usd[j, idx], vals[q]))
@@ -391,5 +401,5 @@ def _plan_with_verifiers(
                 if not cands:
                     continue  # no executor: route() raises at this request's turn
             decided[g] = best_with_verifiers(
-                req, state, j, float(fac_g[g]), rows[slot_g[g]], c[p], cands, policies[req.policy]
+                req, state, j, float(grp.fac[g]), grp.rows[grp.slot[g]], c[p], cands, policies[req.policy]
             )
