@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from nodeplan.exceptions import NodeplanError, NoRouteError, RoutingError
-from nodeplan.latency.geo import great_circle_km
 from nodeplan.latency.rtt import default_rtt_model
 from nodeplan.routing import (
     POLICIES,
@@ -24,11 +23,9 @@ from nodeplan.routing import (
 from nodeplan.routing.independence import SelectionStatus
 from nodeplan.routing.policies import register_policy
 from nodeplan.routing.scorers import SCORERS
-from nodeplan.scenario.model import Model, Node, Policy, Scenario
+from nodeplan.scenario.model import Model, Policy, Scenario
 
-PARIS = (48.8566, 2.3522)
-ASHBURN = (39.0438, -77.4874)
-FRANKFURT = (50.1109, 8.6821)
+from .routing_builders import ASHBURN, FRANKFURT, PARIS, node, public_ms
 
 BIG = Model(
     id="llama-8b",
@@ -41,30 +38,13 @@ BIG = Model(
 TINY = Model(id="tiny", size_bytes=10_000_000, load_s=0.01, service_s={"gpu": 0.02, "cpu": 0.05})
 
 
-def _node(nid: str, at: tuple[float, float], **kw: object) -> Node:
-    base: dict[str, object] = {
-        "roles": {"execution"},
-        "capacity": 4,
-        "hardware": "gpu",
-        "gpu_memory_gb": 80.0,
-    }
-    base.update(kw)
-    return Node(id=nid, lat=at[0], lon=at[1], **base)  # type: ignore[arg-type]
-
-
-def _public_rtt_ms(a: tuple[float, float], b: tuple[float, float]) -> float:
-    # the shipped public-internet fit a + b x km (fitted on WonderProxy pings, ../shared/data/latency)
-    fit = default_rtt_model().public
-    return fit.a_ms + fit.b_ms_per_km * float(great_circle_km(a[0], a[1], b[0], b[1]))
-
-
 def warm_vs_cold() -> Scenario:
     """Paris node cold, Ashburn node warm for both models, a storage replica in Frankfurt."""
     return Scenario(
         nodes=(
-            _node("paris", PARIS, provider="ovh"),
-            _node("ashburn", ASHBURN, provider="aws", warm_models=("llama-8b", "tiny")),
-            _node(
+            node("paris", PARIS, provider="ovh"),
+            node("ashburn", ASHBURN, provider="aws", warm_models=("llama-8b", "tiny")),
+            node(
                 "frankfurt-store",
                 FRANKFURT,
                 roles={"storage"},
@@ -83,13 +63,13 @@ def test_warm_distant_node_beats_cold_nearby_node_for_large_model() -> None:
     assert r.executor == "ashburn"
     assert r.source is None
     assert r.time.cold_start_ms == 0.0
-    assert r.time.network_ms == pytest.approx(_public_rtt_ms(PARIS, ASHBURN), rel=1e-6)
+    assert r.time.network_ms == pytest.approx(public_ms(PARIS, ASHBURN), rel=1e-6)
     # the nearby node would need the 16 GB pull from Frankfurt: RTT + 16e9 B / 1.25e9 B/s (10 Gbit/s link,
     # the 64 MiB window allows 2.9 GB/s at 22.6 ms) + 8 s load + 12 s init = 32.82 s
     near = route(Request("llama-8b", *PARIS, policy="nearest"), st, commit=False)
     assert near.executor == "paris"
     assert near.source == "frankfurt-store"
-    fetch_rtt = _public_rtt_ms(PARIS, FRANKFURT)
+    fetch_rtt = public_ms(PARIS, FRANKFURT)
     assert near.time.cold_start_ms == pytest.approx(fetch_rtt + 12_800.0 + 20_000.0, rel=1e-6)
     assert near.total_ms > r.total_ms + 30_000.0
 
@@ -100,15 +80,15 @@ def test_tiny_model_goes_to_the_nearby_node() -> None:
     assert r.executor == "paris"
     assert r.source == "frankfurt-store"
     # cold start: RTT to Frankfurt + 10 MB at 1.25 GB/s (8 ms) + 10 ms load
-    assert r.time.cold_start_ms == pytest.approx(_public_rtt_ms(PARIS, FRANKFURT) + 8.0 + 10.0, rel=1e-6)
-    assert r.total_ms < _public_rtt_ms(PARIS, ASHBURN) + 20.0
+    assert r.time.cold_start_ms == pytest.approx(public_ms(PARIS, FRANKFURT) + 8.0 + 10.0, rel=1e-6)
+    assert r.total_ms < public_ms(PARIS, ASHBURN) + 20.0
 
 
 def verifier_scenario() -> Scenario:
     """Executor in Frankfurt on AWS; the nearest verifier is also AWS, the other one is GCP in Paris."""
     return Scenario(
         nodes=(
-            _node(
+            node(
                 "exec",
                 FRANKFURT,
                 provider="aws",
@@ -118,7 +98,7 @@ def verifier_scenario() -> Scenario:
                 verification_modes={"none", "tee"},
                 tee_vendor="aws-nitro",
             ),
-            _node(
+            node(
                 "v-aws",
                 (50.12, 8.70),
                 roles={"verification"},
@@ -127,7 +107,7 @@ def verifier_scenario() -> Scenario:
                 operator="b",
                 verification_modes={"tee"},
             ),
-            _node(
+            node(
                 "v-gcp",
                 PARIS,
                 roles={"verification"},
@@ -149,7 +129,7 @@ def test_fastest_verifier_rejected_when_it_shares_the_executors_provider() -> No
     assert not r.degraded
     assert r.independence.compliant
     # verification = RTT Frankfurt -> Paris + 5 ms attestation check; service = 0.5 s x TEE factor 2.5
-    assert r.time.verification_ms == pytest.approx(_public_rtt_ms(FRANKFURT, PARIS) + 5.0, rel=1e-6)
+    assert r.time.verification_ms == pytest.approx(public_ms(FRANKFURT, PARIS) + 5.0, rel=1e-6)
     assert r.time.service_ms == pytest.approx(1250.0)
     # a provider-blind baseline takes the nearby AWS verifier, and the route says so
     near = route(
@@ -166,10 +146,8 @@ def test_fastest_verifier_rejected_when_it_shares_the_executors_provider() -> No
 def test_cheapest_node_loses_when_it_would_miss_the_slo() -> None:
     sc = Scenario(
         nodes=(
-            _node(
-                "cheap-sydney", (-33.87, 151.21), price_usd_per_hour=0.5, capacity=1, warm_models=("tiny",)
-            ),
-            _node("dear-paris", PARIS, price_usd_per_hour=50.0, capacity=1, warm_models=("tiny",)),
+            node("cheap-sydney", (-33.87, 151.21), price_usd_per_hour=0.5, capacity=1, warm_models=("tiny",)),
+            node("dear-paris", PARIS, price_usd_per_hour=50.0, capacity=1, warm_models=("tiny",)),
         ),
         models=(TINY,),
         policy=Policy(price_weight_ms_per_usd=1e9),  # 1 USD is worth 1e6 s: price dominates
@@ -233,8 +211,8 @@ def test_unknown_dimension_never_counts_as_shared_but_is_reported() -> None:
 def test_reexec_verifier_reruns_the_call_including_its_cold_start() -> None:
     sc = Scenario(
         nodes=(
-            _node("exec", PARIS, provider="aws", warm_models=("llama-8b",)),
-            _node(
+            node("exec", PARIS, provider="aws", warm_models=("llama-8b",)),
+            node(
                 "ver",
                 FRANKFURT,
                 roles={"verification"},
@@ -249,7 +227,7 @@ def test_reexec_verifier_reruns_the_call_including_its_cold_start() -> None:
     st = RouterState.from_scenario(sc)
     r = route(Request("llama-8b", *PARIS, verification="reexec", verifiers=1), st)
     # hop + cold start from its own disk (16e9 B / 2e9 B/s NVMe + 8 s + 12 s) + its service 0.5 s
-    hop = _public_rtt_ms(PARIS, FRANKFURT)
+    hop = public_ms(PARIS, FRANKFURT)
     assert r.time.verification_ms == pytest.approx(hop + 8_000.0 + 20_000.0 + 500.0, rel=1e-6)
     assert r.time.service_ms == pytest.approx(500.0)  # reexec does not slow the executor
     assert st.warm_models("ver") == ("llama-8b",)
@@ -276,8 +254,8 @@ def test_lru_eviction_under_gpu_memory() -> None:
     models = tuple(Model(id=m, size_bytes=8_000_000_000, service_s={"gpu": 0.1}) for m in ("a", "b", "c"))
     sc = Scenario(
         nodes=(
-            _node("n", PARIS, gpu_memory_gb=20.0, warm_models=("a", "b")),
-            _node("store", PARIS, roles={"storage"}, stored_models=("a", "b", "c")),
+            node("n", PARIS, gpu_memory_gb=20.0, warm_models=("a", "b")),
+            node("store", PARIS, roles={"storage"}, stored_models=("a", "b", "c")),
         ),
         models=models,
     )
@@ -290,7 +268,7 @@ def test_lru_eviction_under_gpu_memory() -> None:
 
 
 def test_queue_counters_move_and_complete_frees_the_slot() -> None:
-    sc = Scenario(nodes=(_node("only", PARIS, capacity=1, warm_models=("tiny",)),), models=(TINY,))
+    sc = Scenario(nodes=(node("only", PARIS, capacity=1, warm_models=("tiny",)),), models=(TINY,))
     st = RouterState.from_scenario(sc)
     r1 = route(Request("tiny", *PARIS), st)
     assert r1.time.queue_ms == 0.0
@@ -307,7 +285,7 @@ def test_queue_counters_move_and_complete_frees_the_slot() -> None:
 
 
 def test_background_load_adds_the_mmc_wait() -> None:
-    sc = Scenario(nodes=(_node("only", PARIS, capacity=1, warm_models=("tiny",)),), models=(TINY,))
+    sc = Scenario(nodes=(node("only", PARIS, capacity=1, warm_models=("tiny",)),), models=(TINY,))
     st = RouterState.from_scenario(sc)
     st.set_load("only", 25.0)  # M/M/1, rho = 25 x 0.02 = 0.5: W_q = rho / (mu - lambda) = 0.5 / 25 s
     assert route(Request("tiny", *PARIS), st, commit=False).time.queue_ms == pytest.approx(20.0)
@@ -336,9 +314,7 @@ def test_routes_carry_the_policy_and_every_builtin_policy_routes() -> None:
 
 
 def test_random_policy_is_seeded() -> None:
-    sc = Scenario(
-        nodes=tuple(_node(f"n{i}", PARIS, warm_models=("tiny",)) for i in range(10)), models=(TINY,)
-    )
+    sc = Scenario(nodes=tuple(node(f"n{i}", PARIS, warm_models=("tiny",)) for i in range(10)), models=(TINY,))
     picks = []
     for _ in range(2):
         st = RouterState.from_scenario(sc, seed=3)
@@ -350,9 +326,9 @@ def test_random_policy_is_seeded() -> None:
 def test_least_loaded_spreads_and_latency_only_penalises_a_missing_model() -> None:
     sc = Scenario(
         nodes=(
-            _node("near", PARIS, capacity=1, warm_models=("tiny",)),
-            _node("far", ASHBURN, capacity=1, warm_models=("tiny",)),
-            _node("store", PARIS, roles={"storage"}, stored_models=("llama-8b",)),
+            node("near", PARIS, capacity=1, warm_models=("tiny",)),
+            node("far", ASHBURN, capacity=1, warm_models=("tiny",)),
+            node("store", PARIS, roles={"storage"}, stored_models=("llama-8b",)),
         ),
         models=(TINY, BIG),
     )
@@ -368,8 +344,8 @@ def test_least_loaded_spreads_and_latency_only_penalises_a_missing_model() -> No
 def test_user_registered_scorer_drives_a_weighted_policy() -> None:
     sc = Scenario(
         nodes=(
-            _node("paris", PARIS, warm_models=("tiny",)),
-            _node("ashburn", ASHBURN, warm_models=("tiny",)),
+            node("paris", PARIS, warm_models=("tiny",)),
+            node("ashburn", ASHBURN, warm_models=("tiny",)),
         ),
         models=(TINY,),
     )
@@ -388,8 +364,8 @@ def test_user_registered_scorer_drives_a_weighted_policy() -> None:
 def test_reliability_scorer_reads_failure_probabilities() -> None:
     sc = Scenario(
         nodes=(
-            _node("risky", PARIS, provider="hetzner", warm_models=("tiny",)),
-            _node("safe", (48.9, 2.4), provider="ovh", warm_models=("tiny",)),
+            node("risky", PARIS, provider="hetzner", warm_models=("tiny",)),
+            node("safe", (48.9, 2.4), provider="ovh", warm_models=("tiny",)),
         ),
         models=(TINY,),
         failures={"provider": {"default": 0.01, "values": {"hetzner": 0.2}}},
@@ -459,7 +435,7 @@ def test_to_dict_is_json_ready() -> None:
 
 
 def test_state_copy_is_independent_and_replays_the_same_random_draws() -> None:
-    sc = Scenario(nodes=tuple(_node(f"n{i}", PARIS, warm_models=("tiny",)) for i in range(6)), models=(TINY,))
+    sc = Scenario(nodes=tuple(node(f"n{i}", PARIS, warm_models=("tiny",)) for i in range(6)), models=(TINY,))
     st = RouterState.from_scenario(sc, seed=11)
     twin = st.copy()
     a = [route(Request("tiny", *PARIS, policy="random"), st).executor for _ in range(5)]
@@ -474,15 +450,15 @@ def test_batch_sees_the_cold_start_of_an_earlier_request() -> None:
     got = list(route_batch(reqs, RouterState.from_scenario(warm_vs_cold())))
     assert [r.executor for r in got] == ["paris"] * 3
     # the first pays RTT to Frankfurt + 10 MB / 1.25 GB/s + 10 ms load; the next two find it warm
-    assert got[0].time.cold_start_ms == pytest.approx(_public_rtt_ms(PARIS, FRANKFURT) + 18.0, rel=1e-6)
+    assert got[0].time.cold_start_ms == pytest.approx(public_ms(PARIS, FRANKFURT) + 18.0, rel=1e-6)
     assert [r.time.cold_start_ms for r in got[1:]] == [0.0, 0.0]
 
 
 def test_batch_sees_queues_form_on_a_full_executor() -> None:
     sc = Scenario(
         nodes=(
-            _node("near", PARIS, capacity=1, warm_models=("tiny",)),
-            _node("far", ASHBURN, capacity=1, warm_models=("tiny",)),
+            node("near", PARIS, capacity=1, warm_models=("tiny",)),
+            node("far", ASHBURN, capacity=1, warm_models=("tiny",)),
         ),
         models=(TINY,),
     )
@@ -497,8 +473,8 @@ def test_batch_reexec_verifiers_see_the_slots_taken_by_earlier_requests() -> Non
     m = Model(id="m0", size_bytes=100_000_000, service_s={"gpu": 0.5}, verification={"reexec": 2.0})
     sc = Scenario(
         nodes=(
-            _node("e", PARIS, provider="aws", warm_models=("m0",)),
-            _node(
+            node("e", PARIS, provider="aws", warm_models=("m0",)),
+            node(
                 "v-paris",
                 PARIS,
                 roles={"verification"},
@@ -507,7 +483,7 @@ def test_batch_reexec_verifiers_see_the_slots_taken_by_earlier_requests() -> Non
                 warm_models=("m0",),
                 verification_modes={"reexec"},
             ),
-            _node(
+            node(
                 "v-frankfurt",
                 FRANKFURT,
                 roles={"verification"},
@@ -531,7 +507,7 @@ def test_measured_hop_rtt_changes_the_verifier() -> None:
     from nodeplan.latency.rtt import MeasuredRtt
 
     sc = verifier_scenario()
-    sydney = _node(
+    sydney = node(
         "v-sydney",
         (-33.87, 151.21),
         roles={"verification"},
@@ -570,7 +546,7 @@ def only_sixth_has_an_independent_verifier() -> Scenario:
     """Six warm TEE executors at growing distance from Paris; five on AWS like the only verifier."""
     spots = [PARIS, (50.85, 4.35), FRANKFURT, (51.51, -0.13), (52.23, 21.01), ASHBURN]
     execs = tuple(
-        _node(
+        node(
             f"e{k + 1}",
             at,
             provider="gcp" if k == 5 else "aws",
@@ -579,7 +555,7 @@ def only_sixth_has_an_independent_verifier() -> Scenario:
         )
         for k, at in enumerate(spots)
     )
-    verifier = _node("v", (48.0, 11.0), roles={"verification"}, provider="aws", verification_modes={"tee"})
+    verifier = node("v", (48.0, 11.0), roles={"verification"}, provider="aws", verification_modes={"tee"})
     return Scenario(nodes=(*execs, verifier), models=(BIG,))
 
 

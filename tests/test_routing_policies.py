@@ -11,16 +11,14 @@ from collections import Counter
 
 import pytest
 
-from nodeplan.latency.geo import great_circle_km
 from nodeplan.latency.rtt import default_rtt_model
 from nodeplan.routing import BASELINES, POLICIES, Request, RouterState, route, route_batch
-from nodeplan.scenario.model import Model, Node, Policy, Scenario
+from nodeplan.scenario.model import Model, Policy, Scenario
 
-PARIS = (48.8566, 2.3522)
+from .routing_builders import ASHBURN, FRANKFURT, PARIS, backbone_ms, node, public_ms
+
 BRUSSELS = (50.8503, 4.3517)
 LONDON = (51.5074, -0.1278)
-FRANKFURT = (50.1109, 8.6821)
-ASHBURN = (39.0438, -77.4874)
 SYDNEY = (-33.8688, 151.2093)
 
 BIG = Model(
@@ -32,31 +30,6 @@ BIG = Model(
     verification={"none": 1.0, "tee": 2.5},
 )
 TINY = Model(id="tiny", size_bytes=10_000_000, load_s=0.01, service_s={"gpu": 0.02})
-
-
-def _node(nid: str, at: tuple[float, float], **kw: object) -> Node:
-    base: dict[str, object] = {
-        "roles": {"execution"},
-        "capacity": 4,
-        "hardware": "gpu",
-        "gpu_memory_gb": 80.0,
-    }
-    base.update(kw)
-    return Node(id=nid, lat=at[0], lon=at[1], **base)  # type: ignore[arg-type]
-
-
-def _km(a: tuple[float, float], b: tuple[float, float]) -> float:
-    return float(great_circle_km(a[0], a[1], b[0], b[1]))
-
-
-def _public_ms(a: tuple[float, float], b: tuple[float, float]) -> float:
-    fit = default_rtt_model().public
-    return fit.a_ms + fit.b_ms_per_km * _km(a, b)
-
-
-def _backbone_ms(a: tuple[float, float], b: tuple[float, float]) -> float:
-    fit = default_rtt_model().backbone
-    return fit.a_ms + fit.b_ms_per_km * _km(a, b)
 
 
 def test_fit_coefficients_are_the_shipped_ones() -> None:
@@ -88,12 +61,12 @@ def five_answers() -> Scenario:
     warm = ("m", "other")
     return Scenario(
         nodes=(
-            _node("near-cold", PARIS, price_usd_per_hour=2.0, warm_models=("other",)),
-            _node("warm-busy", BRUSSELS, capacity=1, price_usd_per_hour=2.0, warm_models=warm),
-            _node("london", LONDON, price_usd_per_hour=2.0, warm_models=warm),
-            _node("cheap-far", SYDNEY, price_usd_per_hour=0.1, warm_models=warm),
-            _node("idle", ASHBURN, price_usd_per_hour=9.0, warm_models=warm),
-            _node("store", FRANKFURT, roles={"storage"}, stored_models=("m",)),
+            node("near-cold", PARIS, price_usd_per_hour=2.0, warm_models=("other",)),
+            node("warm-busy", BRUSSELS, capacity=1, price_usd_per_hour=2.0, warm_models=warm),
+            node("london", LONDON, price_usd_per_hour=2.0, warm_models=warm),
+            node("cheap-far", SYDNEY, price_usd_per_hour=0.1, warm_models=warm),
+            node("idle", ASHBURN, price_usd_per_hour=9.0, warm_models=warm),
+            node("store", FRANKFURT, roles={"storage"}, stored_models=("m",)),
         ),
         models=(M, OTHER),
     )
@@ -135,25 +108,25 @@ def test_each_builtin_policy_gives_its_own_hand_derived_answer() -> None:
     # (1.25 GB/s: the 64 MiB window allows 2.9 GB/s at 22.9 ms) = RTT + 80 ms
     near = got["nearest"].time
     assert near.network_ms == pytest.approx(14.79, abs=1e-4)
-    assert near.cold_start_ms == pytest.approx(_public_ms(PARIS, FRANKFURT) + 80.0, rel=1e-9)
+    assert near.cold_start_ms == pytest.approx(public_ms(PARIS, FRANKFURT) + 80.0, rel=1e-9)
     assert got["nearest"].source == "store"
     # latency-only scores RTT + service only (warm-busy: 19.25 + 50 < london: 20.60 + 50) and so lands
     # behind the request in flight on warm-busy's single slot: a 50 ms queue it never looked at
     lo = got["latency-only"].time
-    assert _public_ms(PARIS, BRUSSELS) + 50.0 < _public_ms(PARIS, LONDON) + 50.0
+    assert public_ms(PARIS, BRUSSELS) + 50.0 < public_ms(PARIS, LONDON) + 50.0
     assert lo.queue_ms == pytest.approx(50.0)
-    assert lo.total_ms == pytest.approx(_public_ms(PARIS, BRUSSELS) + 50.0 + 50.0, rel=1e-6)
+    assert lo.total_ms == pytest.approx(public_ms(PARIS, BRUSSELS) + 50.0 + 50.0, rel=1e-6)
     # nodeplan: london 20.60 + 50 beats warm-busy 19.25 + 50 + 50 and near-cold 14.79 + 102.86 + 50
     np_ = got["nodeplan"].time
-    assert np_.total_ms == pytest.approx(_public_ms(PARIS, LONDON) + 50.0, rel=1e-6)
+    assert np_.total_ms == pytest.approx(public_ms(PARIS, LONDON) + 50.0, rel=1e-6)
     assert np_.total_ms < min(
         lo.total_ms, near.total_ms, got["least-loaded"].total_ms, got["cheapest"].total_ms
     )
     # cheapest: 0.1 USD/h over 4 slots for 0.05 s, at Sydney's RTT
     assert got["cheapest"].price_usd == pytest.approx(0.1 / 4 * 0.05 / 3600.0)
-    assert got["cheapest"].time.network_ms == pytest.approx(_public_ms(PARIS, SYDNEY), rel=1e-6)
+    assert got["cheapest"].time.network_ms == pytest.approx(public_ms(PARIS, SYDNEY), rel=1e-6)
     # least-loaded: Ashburn, idle, at its RTT
-    assert got["least-loaded"].time.network_ms == pytest.approx(_public_ms(PARIS, ASHBURN), rel=1e-6)
+    assert got["least-loaded"].time.network_ms == pytest.approx(public_ms(PARIS, ASHBURN), rel=1e-6)
     # the batch router gives the same answers (nodeplan vectorised, the others one by one)
     batch = route_batch([Request("m", *PARIS, policy=name) for name in expected], st, commit=False)
     assert [b.executor for b in batch] == list(expected.values())
@@ -163,9 +136,9 @@ def test_each_builtin_policy_gives_its_own_hand_derived_answer() -> None:
 def test_latency_only_cache_penalty_sends_a_tiny_model_to_a_far_warm_node() -> None:
     sc = Scenario(
         nodes=(
-            _node("near-cold", PARIS),
-            _node("far-warm", ASHBURN, warm_models=("tiny",)),
-            _node("store", PARIS, roles={"storage"}, stored_models=("tiny",)),
+            node("near-cold", PARIS),
+            node("far-warm", ASHBURN, warm_models=("tiny",)),
+            node("store", PARIS, roles={"storage"}, stored_models=("tiny",)),
         ),
         models=(TINY,),
     )
@@ -176,23 +149,21 @@ def test_latency_only_cache_penalty_sends_a_tiny_model_to_a_far_warm_node() -> N
     # the ~104.5 ms RTT gap, so it goes to Ashburn
     assert lo.executor == "far-warm"
     assert lo.time.cold_start_ms == 0.0
-    far_total = _public_ms(PARIS, ASHBURN) + 20.0
+    far_total = public_ms(PARIS, ASHBURN) + 20.0
     assert lo.total_ms == pytest.approx(far_total, rel=1e-6)
-    assert _public_ms(PARIS, ASHBURN) - 14.79 < 10_000.0  # the RTT gap the penalty outweighs
+    assert public_ms(PARIS, ASHBURN) - 14.79 < 10_000.0  # the RTT gap the penalty outweighs
     # nodeplan: the real cold start of 10 MB from the Paris store is RTT 14.79 + 8 ms (1.25 GB/s) + 10 ms
     # load, so the near node finishes in 14.79 + 32.79 + 20 = 67.58 ms
     assert npl.executor == "near-cold"
     assert npl.source == "store"
     assert npl.time.cold_start_ms == pytest.approx(14.79 + 8.0 + 10.0, rel=1e-9)
     assert npl.total_ms == pytest.approx(14.79 + 32.79 + 20.0, abs=1e-3)
-    assert far_total - npl.total_ms == pytest.approx(_public_ms(PARIS, ASHBURN) - 14.79 - 32.79, abs=1e-3)
+    assert far_total - npl.total_ms == pytest.approx(public_ms(PARIS, ASHBURN) - 14.79 - 32.79, abs=1e-3)
 
 
 # -- 5. random: uniform over live nodes, seeded ---------------------------------------------------------
 def _random_picks(seed: int, picks: int) -> list[str]:
-    sc = Scenario(
-        nodes=tuple(_node(f"n{i}", PARIS, warm_models=("tiny",)) for i in range(11)), models=(TINY,)
-    )
+    sc = Scenario(nodes=tuple(node(f"n{i}", PARIS, warm_models=("tiny",)) for i in range(11)), models=(TINY,))
     st = RouterState.from_scenario(sc, seed=seed)
     st.set_down("n5")
     req = Request("tiny", *PARIS, policy="random")
@@ -215,8 +186,8 @@ def test_random_policy_is_uniform_over_live_nodes_and_seeded() -> None:
 def test_price_breaks_a_tie_between_identical_warm_nodes() -> None:
     sc = Scenario(
         nodes=(  # the dearer node is listed first, so a row-order tie-break would pick it
-            _node("dear", PARIS, capacity=1, price_usd_per_hour=3.0, warm_models=("tiny",)),
-            _node("cheap", PARIS, capacity=1, price_usd_per_hour=1.0, warm_models=("tiny",)),
+            node("dear", PARIS, capacity=1, price_usd_per_hour=3.0, warm_models=("tiny",)),
+            node("cheap", PARIS, capacity=1, price_usd_per_hour=1.0, warm_models=("tiny",)),
         ),
         models=(TINY,),
     )
@@ -242,8 +213,8 @@ def test_price_weight_lets_a_slightly_slower_much_cheaper_node_win(weight: float
     assert round(THRESHOLD_MS_PER_USD, 2) == 81_818.18
     sc = Scenario(
         nodes=(
-            _node("fast", PARIS, capacity=1, hardware="a100", price_usd_per_hour=10.0, warm_models=("m",)),
-            _node("slow", PARIS, capacity=1, hardware="l4", price_usd_per_hour=1.0, warm_models=("m",)),
+            node("fast", PARIS, capacity=1, hardware="a100", price_usd_per_hour=10.0, warm_models=("m",)),
+            node("slow", PARIS, capacity=1, hardware="l4", price_usd_per_hour=1.0, warm_models=("m",)),
         ),
         models=(FAST_SLOW,),
         policy=Policy(price_weight_ms_per_usd=weight),
@@ -265,7 +236,7 @@ V_AWS2 = (50.12, 8.70)  # 1.6 km from the Frankfurt executor
 def _asn_scenario(dims: tuple[str, ...] | None, with_gcp: bool) -> Scenario:
     """Executor on AWS (ASN 16509) in Frankfurt; v-aws2 on AWS too but another ASN (14618) and operator."""
     nodes = [
-        _node(
+        node(
             "exec",
             FRANKFURT,
             provider="aws",
@@ -274,7 +245,7 @@ def _asn_scenario(dims: tuple[str, ...] | None, with_gcp: bool) -> Scenario:
             warm_models=("llama-8b",),
             verification_modes={"none", "tee"},
         ),
-        _node(
+        node(
             "v-aws2",
             V_AWS2,
             roles={"verification"},
@@ -286,7 +257,7 @@ def _asn_scenario(dims: tuple[str, ...] | None, with_gcp: bool) -> Scenario:
     ]
     if with_gcp:
         nodes.append(
-            _node(
+            node(
                 "v-gcp",
                 PARIS,
                 roles={"verification"},
@@ -312,7 +283,7 @@ def test_asn_only_independence_accepts_a_verifier_that_shares_only_the_provider(
     assert r.independence.pairs[0].shared == ()
     # both on AWS: the hop takes the backbone fit, 10.021 + 0.015688 x 1.6 km, + 5 ms attestation check
     # (the router's arccos puts a 1.6 km hop within 0.002 ms of haversine)
-    assert r.time.verification_ms == pytest.approx(_backbone_ms(FRANKFURT, V_AWS2) + 5.0, abs=0.002)
+    assert r.time.verification_ms == pytest.approx(backbone_ms(FRANKFURT, V_AWS2) + 5.0, abs=0.002)
 
 
 @pytest.mark.parametrize("with_gcp", [True, False])
@@ -323,7 +294,7 @@ def test_default_dimensions_reject_a_verifier_that_shares_the_provider(with_gcp:
     if with_gcp:
         assert r.verifiers == ("v-gcp",)
         assert not r.degraded
-        assert r.time.verification_ms == pytest.approx(_public_ms(FRANKFURT, PARIS) + 5.0, rel=1e-6)
+        assert r.time.verification_ms == pytest.approx(public_ms(FRANKFURT, PARIS) + 5.0, rel=1e-6)
     else:  # the only verifier shares the provider: degraded, said so, best available kept
         assert r.verifiers == ("v-aws2",)
         assert r.degraded
@@ -343,8 +314,8 @@ def test_zkml_multiplies_service_by_the_models_factor_and_adds_the_proof_check(f
     sc = Scenario(
         nodes=(
             # nearest and warm, but it cannot produce a proof
-            _node("near-nozk", PARIS, provider="ovh", warm_models=("zk",), verification_modes={"none"}),
-            _node(
+            node("near-nozk", PARIS, provider="ovh", warm_models=("zk",), verification_modes={"none"}),
+            node(
                 "exec",
                 FRANKFURT,
                 capacity=2,
@@ -354,8 +325,8 @@ def test_zkml_multiplies_service_by_the_models_factor_and_adds_the_proof_check(f
                 verification_modes={"none", "zkml"},
             ),
             # next to the executor, but checks TEE attestations only
-            _node("v-tee", FRANKFURT, roles={"verification"}, provider="hetzner", verification_modes={"tee"}),
-            _node(
+            node("v-tee", FRANKFURT, roles={"verification"}, provider="hetzner", verification_modes={"tee"}),
+            node(
                 "v-zk",
                 PARIS,
                 roles={"verification"},
@@ -375,11 +346,11 @@ def test_zkml_multiplies_service_by_the_models_factor_and_adds_the_proof_check(f
     assert r.verifiers == ("v-zk",)
     assert not r.degraded
     t = r.time
-    assert t.network_ms == pytest.approx(_public_ms(PARIS, FRANKFURT), rel=1e-6)
+    assert t.network_ms == pytest.approx(public_ms(PARIS, FRANKFURT), rel=1e-6)
     assert t.service_ms == pytest.approx(10.0 * factor)  # 0.01 s x the model's zkML factor
     assert t.cold_start_ms == 0.0
     # executor -> verifier over the public internet (aws vs gcp) + 200 ms proof check
-    assert t.verification_ms == pytest.approx(_public_ms(FRANKFURT, PARIS) + 200.0, rel=1e-6)
+    assert t.verification_ms == pytest.approx(public_ms(FRANKFURT, PARIS) + 200.0, rel=1e-6)
     # executor: 4 USD/h / 2 slots x 0.01 s x factor; verifier: 1.8 USD/h / 1 slot x 0.2 s
     assert r.price_usd == pytest.approx((4.0 / 2 * 0.01 * factor + 1.8 * 0.2) / 3600.0)
     assert route_batch([req], st, commit=False)[0] == r  # exact: same arrays, same functions as route()
