@@ -18,6 +18,13 @@ _num = {"type": ["number", "null"]}
 _share = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
 _int_or_null = {"type": ["integer", "null"], "minimum": 1}
 
+
+def _record(properties: dict[str, Any], *, closed: bool = True) -> dict[str, Any]:
+    """A JSON object schema with every one of ``properties`` required (``closed``: and no others)."""
+    extra: dict[str, Any] = {"additionalProperties": False} if closed else {}
+    return {"type": "object", **extra, "required": list(properties), "properties": properties}
+
+
 #: JSON Schema (draft 2020-12) of :meth:`nodeplan.metrics.audit.AuditResult.to_dict`.
 AUDIT_JSON_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -53,54 +60,32 @@ AUDIT_JSON_SCHEMA: dict[str, Any] = {
         "headline": {"type": "string"},
         "empty_dimensions": {"type": "array", "items": {"type": "string"}},
         "clustered_dimensions": {"type": "array", "items": {"type": "string"}},
-        "baseline": {
-            "type": "object",
-            "required": ["demand_served", "verified", "dominant"],
-            "properties": {
+        "baseline": _record(
+            {
                 "demand_served": _share,
                 "verified": _share,
                 "dominant": {
                     "type": "array",
-                    "items": {
-                        "type": "object",
-                        "additionalProperties": False,
-                        "required": ["dimension", "value", "share"],
-                        "properties": {
+                    "items": _record(
+                        {
                             "dimension": {"type": "string"},
                             "value": {"type": "string"},
                             "share": {"type": "number", "minimum": 0.3333, "maximum": 1},
-                        },
-                    },
+                        }
+                    ),
                 },
             },
-        },
+            closed=False,
+        ),
         "measured_rtt_pairs": {"type": "integer", "minimum": 0},
         "derived_providers": {
             "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["provider", "nodes"],
-                "properties": {"provider": {"type": "string"}, "nodes": {"type": "integer", "minimum": 1}},
-            },
+            "items": _record({"provider": {"type": "string"}, "nodes": {"type": "integer", "minimum": 1}}),
         },
         "summary": {
             "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": [
-                    "role",
-                    "nodes",
-                    "countries",
-                    "locations",
-                    "dimensions",
-                    "effective_domains",
-                    "components",
-                    "largest_component_share",
-                    "unknown_share",
-                ],
-                "properties": {
+            "items": _record(
+                {
                     "role": {"type": "string"},
                     "nodes": {"type": "integer", "minimum": 0},
                     "countries": {"type": "integer", "minimum": 0},
@@ -110,35 +95,13 @@ AUDIT_JSON_SCHEMA: dict[str, Any] = {
                     "components": {"type": "integer", "minimum": 0},
                     "largest_component_share": _share,
                     "unknown_share": _share,
-                },
-            },
+                }
+            ),
         },
         "measures": {
             "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": [
-                    "dimension",
-                    "role",
-                    "entities",
-                    "present",
-                    "nakamoto_50",
-                    "nakamoto_33",
-                    "hhi",
-                    "entropy_bits",
-                    "entropy_norm",
-                    "effective_hhi",
-                    "effective_entropy",
-                    "gini",
-                    "theil",
-                    "top1_share",
-                    "top3_share",
-                    "unknown_share",
-                    "total_weight",
-                    "top",
-                ],
-                "properties": {
+            "items": _record(
+                {
                     "dimension": {"type": "string"},
                     "role": {"type": "string"},
                     "entities": {"type": "integer", "minimum": 0},
@@ -158,36 +121,15 @@ AUDIT_JSON_SCHEMA: dict[str, Any] = {
                     "total_weight": {"type": "number", "minimum": 0},
                     "top": {
                         "type": "array",
-                        "items": {
-                            "type": "object",
-                            "required": ["entity", "share"],
-                            "properties": {"entity": {"type": "string"}, "share": _share},
-                        },
+                        "items": _record({"entity": {"type": "string"}, "share": _share}, closed=False),
                     },
-                },
-            },
+                }
+            ),
         },
         "failure_rows": {
             "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": [
-                    "dimension",
-                    "value",
-                    "nodes",
-                    "share_lost",
-                    "capacity_lost",
-                    "stake_lost",
-                    "demand_served",
-                    "verified",
-                    "models_unreplicated",
-                    "quorum",
-                    "alive_stake_share",
-                    "largest_surviving_share",
-                    "harm",
-                ],
-                "properties": {
+            "items": _record(
+                {
                     "dimension": {"type": "string"},
                     "value": {"type": "string"},
                     "nodes": {"type": "integer", "minimum": 0},
@@ -201,8 +143,8 @@ AUDIT_JSON_SCHEMA: dict[str, Any] = {
                     "alive_stake_share": _share,
                     "largest_surviving_share": _share,
                     "harm": {"type": "number", "minimum": 0},
-                },
-            },
+                }
+            ),
         },
     },
 }
