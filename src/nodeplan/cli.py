@@ -40,6 +40,7 @@ from nodeplan.commands.demo import demo_cmd  # noqa: E402
 from nodeplan.commands.import_ import import_cmd  # noqa: E402
 from nodeplan.commands.place import place_cmd  # noqa: E402
 from nodeplan.commands.route import route_cmd  # noqa: E402
+from nodeplan.commands.serve import serve_cmd  # noqa: E402
 from nodeplan.commands.simulate import simulate_app  # noqa: E402
 from nodeplan.commands.validate import validate_cmd  # noqa: E402
 
@@ -48,6 +49,7 @@ app.command("demo")(demo_cmd)
 app.command("import")(import_cmd)
 app.command("place")(place_cmd)
 app.command("route")(route_cmd)
+app.command("serve")(serve_cmd)
 app.add_typer(simulate_app, name="simulate")
 app.command("validate")(validate_cmd)
 # --- end of subcommands ---------------------------------------------------------------------------
