@@ -35,6 +35,7 @@ def _root() -> None:
 
 
 # --- subcommands: one line each (keep this block sorted) ------------------------------------------
+from nodeplan.commands.advise import advise_cmd  # noqa: E402
 from nodeplan.commands.audit import audit_cmd  # noqa: E402
 from nodeplan.commands.demo import demo_cmd  # noqa: E402
 from nodeplan.commands.import_ import import_cmd  # noqa: E402
@@ -44,6 +45,7 @@ from nodeplan.commands.serve import serve_cmd  # noqa: E402
 from nodeplan.commands.simulate import simulate_app  # noqa: E402
 from nodeplan.commands.validate import validate_cmd  # noqa: E402
 
+app.command("advise")(advise_cmd)
 app.command("audit")(audit_cmd)
 app.command("demo")(demo_cmd)
 app.command("import")(import_cmd)

@@ -67,6 +67,7 @@ import re
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, fields, replace
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,7 @@ __all__ = [
     "NetworkState",
     "ScoreWeights",
     "advise",
+    "load_builtin_candidates",
     "load_candidates",
     "parse_candidates",
 ]
@@ -244,6 +246,17 @@ def parse_candidates(data: Any, scenario: Scenario) -> tuple[Node, ...]:
     n = len(scenario.nodes)
     full = _with_nodes(scenario, [*scenario.nodes, *data], n)
     return tuple(full.nodes[n:])
+
+
+def load_builtin_candidates(scenario: Scenario, name: str = "opengradient") -> tuple[Node, ...]:
+    """The example candidates shipped for built-in scenario ``name``
+    (``src/nodeplan/scenario/data/<name>_candidates.yaml``), validated against ``scenario``."""
+    res = resources.files("nodeplan.scenario").joinpath("data", f"{name}_candidates.yaml")
+    if not res.is_file():
+        raise ScenarioError(
+            f"--candidates: no built-in candidates for scenario {name!r}; give --candidates FILE"
+        )
+    return parse_candidates(yaml.safe_load(res.read_text(encoding="utf-8")), scenario)
 
 
 def load_candidates(path: str | Path, scenario: Scenario) -> tuple[Node, ...]:

@@ -102,7 +102,9 @@ def capability_reason(
         ci = codes[a.node_ids.index(node.id), k]
         prov = a.dim_values[k][ci] if ci >= 0 else None
     if prov is None or known.size == 0:
-        return f"one of {int(others.sum()) + (1 if remove else 0)} {label}s" if remove else f"adds {_a(label)}"
+        return (
+            f"one of {int(others.sum()) + (1 if remove else 0)} {label}s" if remove else f"adds {_a(label)}"
+        )
     counts = np.bincount(known, minlength=len(a.dim_values[k]))
     top = int(np.argmax(counts))
     top_name, top_share = a.dim_values[k][top], counts[top] / others.sum()
