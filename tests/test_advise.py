@@ -1,0 +1,313 @@
+"""``nodeplan advise``: marginal value of a node, on hand-made networks with hand-computed answers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nodeplan.cli import main
+from nodeplan.exceptions import ScenarioError
+from nodeplan.placement.advise import ScoreWeights, advise, load_builtin_candidates, parse_candidates
+from nodeplan.scenario.io import load_builtin
+from nodeplan.scenario.model import DemandClass, DemandSource, Model, Node, Scenario
+
+
+def _val(node_id: str, provider: str, stake: float) -> Node:
+    return Node(id=node_id, lat=0, lon=0, roles={"coordination"}, stake=stake, provider=provider)
+
+
+#: Four validators: provider pa holds 40 of 100 stake, pb, pc, pd 20 each.
+VALIDATORS = Scenario(
+    name="four-validators",
+    nodes=[_val("a1", "pa", 40), _val("b1", "pb", 20), _val("c1", "pc", 20), _val("d1", "pd", 20)],
+)
+
+
+def test_validator_on_new_provider_keeps_quorum_when_the_dominant_provider_fails() -> None:
+    # Losing pa today: 60 of 100 stake alive = 60% <= 2/3, consensus halts.
+    # + e1 (pe, 25): total 125, losing pa leaves 85/125 = 68% > 2/3, largest survivor 25/85 = 29% < 1/3: kept.
+    # + a2 (pa, 25): total 125, losing pa (65) leaves 60/125 = 48%: still lost.
+    r = advise(VALIDATORS, [_val("a2", "pa", 25), _val("e1", "pe", 25)])
+    assert r.baseline.tracked is not None
+    assert r.baseline.tracked[0] == "provider pa"
+    assert r.baseline.tracked[4] is False
+    assert r.baseline.tracked[5] == pytest.approx(0.60)
+    best, worst = r.ranked
+    assert (best.node, worst.node) == ("e1", "a2")
+    assert best.after.tracked is not None
+    assert best.after.tracked[4] is True
+    assert best.after.tracked[5] == pytest.approx(85 / 125)
+    assert worst.after.tracked is not None
+    assert worst.after.tracked[4] is False
+    assert worst.after.tracked[5] == pytest.approx(60 / 125)
+    # single domains whose loss halts consensus: pa today; none with e1 (losing e1 leaves 100/125 = 80%)
+    assert (r.baseline.halting, best.after.halting, worst.after.halting) == (1, 0, 1)
+    assert best.gains["worst_domain_quorum"] == 1.0
+    assert any("consensus quorum LOST -> kept" in x for x in best.reasons)
+    assert any("new provider (pe" in x for x in best.reasons)
+    assert any("provider pa" in x for x in worst.reasons)
+
+
+def test_node_on_the_dominant_provider_lowers_effective_providers() -> None:
+    def ex(i: str, p: str) -> Node:
+        return Node(id=i, lat=0, lon=0, roles={"execution"}, capacity=1, provider=p)
+
+    sc = Scenario(nodes=[ex("x1", "p1"), ex("x2", "p1"), ex("x3", "p1"), ex("y1", "p2")])
+    r = advise(sc, [ex("x4", "p1"), ex("z1", "p3")])
+    # HHI today (3/4)² + (1/4)² = 0.625 -> 1.6; with x4 (4/5)² + (1/5)² = 0.68 -> 1.47;
+    # with z1 (3/5)² + 2 (1/5)² = 0.44 -> 2.27.
+    assert r.baseline.effective["provider"]["execution"] == pytest.approx(1 / 0.625)
+    by = {a.node: a for a in r.ranked}
+    assert by["x4"].after.effective["provider"]["execution"] == pytest.approx(1 / 0.68)
+    assert by["z1"].after.effective["provider"]["execution"] == pytest.approx(1 / 0.44)
+    assert by["x4"].gains["providers"] == pytest.approx(1 / 0.68 - 1 / 0.625)
+    assert [a.node for a in r.ranked] == ["z1", "x4"]
+
+
+def _storage_net() -> Scenario:
+    """s1 holds the only replica of m1 (and one of m2); s2 holds m2; e1, e2 execute (no demand)."""
+    models = [Model(id=m, size_bytes=1000, service_s={"cpu": 0.1}) for m in ("m1", "m2")]
+
+    def node(i: str, p: str, **kw: object) -> Node:
+        return Node(id=i, lat=0, lon=0, provider=p, **kw)  # type: ignore[arg-type]
+
+    return Scenario(
+        name="storage",
+        models=models,
+        nodes=[
+            node("s1", "p1", roles={"storage"}, stored_models=("m1", "m2")),
+            node("s2", "p2", roles={"storage"}, stored_models=("m2",)),
+            node("e1", "p3", roles={"execution"}, capacity=2),
+            node("e2", "p4", roles={"execution"}, capacity=2),
+        ],
+    )
+
+
+def test_removing_the_only_replica_of_a_model_is_most_harmful() -> None:
+    r = advise(_storage_net(), remove=True)
+    assert r.remove
+    first = r.ranked[0]
+    assert first.node == "s1"
+    assert r.baseline.unreplicated == ()
+    assert first.after.unreplicated == ("m1",)
+    assert first.gains["unreplicated"] == pytest.approx(-0.5)  # 1 model of 2
+    assert first.score < min(a.score for a in r.ranked[1:])
+    assert any("models with no live storage replica 0 -> 1 (m1)" in x for x in first.reasons)
+    assert any("the only storage node" in x for x in first.reasons) or any(
+        "on provider p1" in x for x in first.reasons
+    )
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.permutations(["a2", "e1", "f1", "b2"]))
+def test_score_does_not_depend_on_candidate_order(order: list[str]) -> None:
+    pool = {
+        "a2": _val("a2", "pa", 25),
+        "e1": _val("e1", "pe", 25),
+        "f1": _val("f1", "pf", 10),
+        "b2": _val("b2", "pb", 30),
+    }
+    r = advise(VALIDATORS, [pool[i] for i in order])
+    ref = advise(VALIDATORS, [pool[i] for i in sorted(pool)])
+    assert [a.node for a in r.ranked] == [a.node for a in ref.ranked]
+    assert [a.score for a in r.ranked] == [a.score for a in ref.ranked]
+
+
+def test_equal_scores_go_to_the_cheaper_node() -> None:
+    dear = _val("a-dear", "pz", 20).model_copy(update={"price_usd_per_hour": 2.0})
+    cheap = _val("z-cheap", "pz", 20).model_copy(update={"price_usd_per_hour": 1.0})
+    r = advise(VALIDATORS, [dear, cheap])
+    assert r.ranked[0].score == pytest.approx(r.ranked[1].score)
+    assert [a.node for a in r.ranked] == ["z-cheap", "a-dear"]
+
+
+def _served_net() -> Scenario:
+    """Two executors with re-execution verification, demand from two cities (exercises the serving check)."""
+    m = Model(
+        id="m",
+        size_bytes=10**9,
+        load_s=2.0,
+        service_s={"cpu": 0.2},
+        verification={"none": 1.0, "reexec": 2.0},
+    )
+
+    def node(i: str, p: str, lat: float, lon: float, **kw: object) -> Node:
+        return Node(id=i, lat=lat, lon=lon, provider=p, asn=ord(p[-1]), operator=f"op-{p}", **kw)  # type: ignore[arg-type]
+
+    ex = {
+        "roles": {"execution", "verification"},
+        "capacity": 2,
+        "verification_modes": {"none", "reexec"},
+        "gpu_memory_gb": 8.0,
+    }
+    return Scenario(
+        name="served",
+        models=[m],
+        nodes=[
+            node("e-paris", "pa", 48.86, 2.35, warm_models=("m",), **ex),
+            node("e-ny", "pa", 40.71, -74.0, warm_models=("m",), **ex),
+            node("v-tokyo", "pb", 35.68, 139.69, **ex),
+            node("store", "pc", 50.1, 8.7, roles={"storage"}, stored_models=("m",)),
+            node("val-1", "pa", 48.86, 2.35, roles={"coordination"}, stake=1.0),
+            node("val-2", "pd", 40.71, -74.0, roles={"coordination"}, stake=1.0),
+        ],
+        sources=[
+            DemandSource(name="Paris", lat=48.86, lon=2.35),
+            DemandSource(name="NYC", lat=40.71, lon=-74.0),
+        ],
+        demand=[DemandClass(model="m", rate_rps=1.0, slo_ms=5000.0, verification="reexec", verifiers=1)],
+    )
+
+
+def test_incremental_equals_a_full_audit_per_candidate() -> None:
+    sc = _served_net()
+    cands = [
+        Node(
+            id="v-sp",
+            lat=-23.5,
+            lon=-46.6,
+            roles={"verification"},
+            verification_modes={"none", "reexec"},
+            capacity=1,
+            provider="pe",
+        ),
+        Node(id="val-3", lat=0, lon=0, roles={"coordination"}, stake=1.0, provider="pf"),
+        Node(
+            id="e-paris-2",
+            lat=48.86,
+            lon=2.35,
+            roles={"execution"},
+            capacity=2,
+            warm_models=("m",),
+            gpu_memory_gb=8.0,
+            provider="pa",
+        ),
+        Node(id="store-2", lat=1.3, lon=103.8, roles={"storage"}, stored_models=("m",), provider="pg"),
+    ]
+    for remove in (False, True):
+        a = advise(sc, [] if remove else cands, remove=remove)
+        b = advise(sc, [] if remove else cands, remove=remove, method="naive")
+        assert [x.node for x in a.ranked] == [x.node for x in b.ranked]
+        for x, y in zip(a.ranked, b.ranked, strict=True):
+            assert _same(x.after.to_dict(), y.after.to_dict())
+            assert x.score == pytest.approx(y.score, abs=1e-12)
+
+
+def _flat(x: object, key: str = "") -> dict[str, object]:
+    if isinstance(x, dict):
+        return {k2: v for k, v in x.items() for k2, v in _flat(v, f"{key}.{k}").items()}
+    return {key: x}
+
+
+def _same(x: dict[str, object], y: dict[str, object]) -> bool:
+    fx, fy = _flat(x), _flat(y)
+    assert fx.keys() == fy.keys()
+    for k in fx:
+        a, b = fx[k], fy[k]
+        if isinstance(a, float) and isinstance(b, float):
+            assert a == pytest.approx(b, rel=1e-9, abs=1e-12), k
+        else:
+            assert a == b, k
+    return True
+
+
+def test_process_pool_gives_the_same_ranking() -> None:
+    sc = _served_net()
+    one = advise(sc, remove=True)
+    two = advise(sc, remove=True, workers=2)
+    assert [(a.node, a.score) for a in one.ranked] == [(a.node, a.score) for a in two.ranked]
+
+
+def test_builtin_non_aws_verifier_and_validator_beat_another_aws_tee_node() -> None:
+    sc = load_builtin()
+    r = advise(sc, load_builtin_candidates(sc))
+    rank = {a.node: a for a in r.ranked}
+    aws = rank["tee-aws-use1-4"]
+    for other, provider in (("ver-equinix-ash-1", "equinix-metal"), ("val-digitalocean-sgp", "digitalocean")):
+        assert rank[other].rank < aws.rank
+        assert any(provider in x for x in rank[other].reasons)
+    assert any("provider aws" in x for x in aws.reasons)
+    assert aws.gains["providers"] < 0  # one more node on the largest provider
+    # a ninth validator with equal PoA stake: losing aws leaves 600 of 900 = exactly 2/3, not more
+    val = rank["val-digitalocean-sgp"].after.tracked
+    assert val is not None
+    assert val[5] == pytest.approx(600 / 900)
+    assert val[4] is False
+    zk = rank["cpu-vultr-sao-zkml"]
+    assert "adds the first zkML prover outside the EU" in zk.reasons
+
+
+# -- candidate files and CLI ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"id": "x"}, "candidates: expected a list of nodes, got dict"),
+        ([], "candidates: the list is empty"),
+        (
+            [{"id": "tee-aws-use1-1", "lat": 0, "lon": 0, "roles": ["execution"]}],
+            "candidates.0.id: 'tee-aws-use1-1' is already a node of scenario 'opengradient'",
+        ),
+        (
+            [
+                {"id": "a", "lat": 0, "lon": 0, "roles": ["execution"]},
+                {"id": "b", "lat": 0, "lon": 0, "roles": ["execution"]},
+                {"id": "c", "lat": 123, "lon": 0, "roles": ["execution"]},
+            ],
+            "candidates.2.lat: Input should be less than or equal to 90 (got 123)",
+        ),
+        (
+            [{"id": "a", "lat": 0, "lon": 0, "roles": ["storage"], "stored_models": ["llama-9000"]}],
+            "candidates.0.stored_models: unknown model 'llama-9000' on node 'a'",
+        ),
+        ([{"id": "a", "lat": 0, "lon": 0}], "candidates.0.roles: missing required field"),
+    ],
+)
+def test_bad_candidates_give_one_line_errors(data: object, message: str) -> None:
+    with pytest.raises(ScenarioError) as err:
+        parse_candidates(data, load_builtin())
+    assert str(err.value).startswith(message)
+    assert "\n" not in str(err.value)
+
+
+def test_cli_bad_candidate_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "c.yaml"
+    bad.write_text(
+        "- {id: n1, lat: 0, lon: 0, roles: [execution]}\n- {id: n2, lat: 0, lon: 999, roles: [execution]}\n"
+    )
+    assert main(["advise", "--candidates", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: candidates.1.lon: Input should be less than or equal to 180 (got 999)"
+    broken = tmp_path / "b.yaml"
+    broken.write_text("- {id: n1, lat: [\n")
+    assert main(["advise", "--candidates", str(broken)]) == 2
+    assert "malformed YAML at line" in capsys.readouterr().err
+    assert main(["advise", "--weight", "bogus=1"]) == 2
+    assert "--weight: expected NAME=VALUE" in capsys.readouterr().err
+    assert main(["advise", "--remove", "--candidates", str(bad)]) == 2
+    assert "--remove ranks the scenario's own nodes" in capsys.readouterr().err
+
+
+def test_cli_json_top(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["advise", "--json", "--top", "2", "--weight", "time=0"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["action"] == "add"
+    assert data["weights"]["time"] == 0.0
+    assert [x["rank"] for x in data["ranked"]] == [1, 2]
+    assert data["ranked"][0]["score"] >= data["ranked"][1]["score"]
+    assert data["baseline"]["tracked"]["failure"] == "provider aws"
+
+
+def test_weights_parse() -> None:
+    assert ScoreWeights.parse(["cost=0.5"]).cost == 0.5
+    with pytest.raises(ScenarioError, match="not a number"):
+        ScoreWeights.parse(["cost=abc"])
+
+
+def test_help_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["advise", "--help"])
+    out = capsys.readouterr().out
+    assert "nodeplan advise --remove" in out
