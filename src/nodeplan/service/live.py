@@ -167,8 +167,9 @@ class LiveNetwork:
     def router_state(self) -> RouterState:
         """Router state of the live nodes (rebuilt only when the node set or the live set changed)."""
         with self.lock:
-            sc, key = self.live_scenario()
+            key = self._key(self.nodes())
             if self._router is None or self._router[0] != key:
+                sc, key = self.live_scenario()
                 self._router = (key, RouterState.from_scenario(sc, seed=0))
             return self._router[1]
 
