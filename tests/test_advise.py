@@ -159,7 +159,7 @@ def _served_net() -> Scenario:
             DemandSource(name="Paris", lat=48.86, lon=2.35),
             DemandSource(name="NYC", lat=40.71, lon=-74.0),
         ],
-        demand=[DemandClass(model="m", rate_rps=1.0, slo_ms=5000.0, verification="reexec", verifiers=1)],
+        demand=[DemandClass(model="m", rate_rps=1.0, slo_ms=10000.0, verification="reexec", verifiers=1)],
     )
 
 

@@ -72,14 +72,13 @@ def print_advice(result: AdviceResult, console: Console, top: int | None = None)
         ("node", "left"),
         ("score", "right"),
         ("Δdom", "right"),
-        ("worst served", "right"),
-        ("worst verif.", "right"),
-        (f"{tracked.split(' ', 1)[-1]} down: stake", "right"),
+        ("served", "right"),
+        ("verified", "right"),
+        ("stake", "right"),
         ("quorum", "right"),
         ("Δms", "right"),
-        ("USD/h", "right"),
     ):
-        t.add_column(col, justify=just, no_wrap=col == "node")  # type: ignore[arg-type]
+        t.add_column(col, justify=just, no_wrap=True)  # type: ignore[arg-type]
     shown = result.ranked[:top] if top else result.ranked
     for x in shown:
         a = x.after
@@ -92,17 +91,18 @@ def print_advice(result: AdviceResult, console: Console, top: int | None = None)
             _arrow(b.worst_served, a.worst_served),
             _arrow(b.worst_verified, a.worst_verified),
             *_tracked_cells(b, a),
-            f"{dt:+.1f}",
-            f"{x.price_usd_per_hour:.2f}",
+            f"{dt:+.0f}",
         )
     console.print(t)
     console.print(
-        f"Δdom: change in effective independent failure domains, summed over the four roles. worst: lowest "
-        f"share over every single-domain failure. {escape(tracked)} down: stake alive and consensus quorum "
-        "when the baseline's worst domain fails. Score: docs/advise.md."
+        f"Δdom: change in effective independent failure domains, summed over the four roles. served, "
+        f"verified: worst case over every single-domain failure. stake, quorum: stake alive and consensus "
+        f"quorum when {escape(tracked)} (today's worst failure) fails. Score: docs/advise.md."
     )
     for x in shown:
-        console.print(f"[bold]{x.rank}. {escape(x.node)}[/] ({x.score:+.3f})")
+        console.print(
+            f"[bold]{x.rank}. {escape(x.node)}[/] (score {x.score:+.3f}, {x.price_usd_per_hour:,.2f} USD/h)"
+        )
         for r in x.reasons:
             console.print(f"   - {escape(r)}")
     if top and len(result.ranked) > top:
