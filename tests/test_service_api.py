@@ -226,6 +226,11 @@ def test_auth_errors_are_401_and_403_and_change_nothing(client: httpx.Client, db
     r = client.post("/v1/nodes/paris-h100/heartbeat", headers=admin())
     assert r.status_code == 403
     assert client.delete("/v1/nodes/paris-h100", headers=bearer(tok)).status_code == 403
+    # authentication comes before validation: no hint about the body to a caller without the token
+    r = client.post("/v1/nodes", json={"id": "x", "capacity": -1})
+    assert r.status_code == 401
+    r = client.post("/v1/nodes", json={"id": "x", "capacity": -1}, headers=bearer(tok))
+    assert r.status_code == 403
     assert snapshot(db) == snap
     # the other node's token works for itself only
     assert client.post("/v1/nodes/tee-aws-use1-1/heartbeat", headers=bearer(other_tok)).status_code == 200

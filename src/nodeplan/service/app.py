@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -133,32 +133,35 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         if who.kind is not PrincipalKind.ADMIN:
             raise ApiError(403, f"Authorization: the token of node {who.node_id!r} cannot do admin requests")
 
+    def admin_only(authorization: _Auth = None) -> None:
+        # a dependency: FastAPI runs it before validating the body, so an unauthenticated caller gets
+        # 401/403, never the validation errors of a body it may not send
+        require_admin(authorization)
+
+    _admin = Depends(admin_only)
+
     # -- nodes ---------------------------------------------------------------------------------------
     @app.post("/v1/nodes", status_code=201)
-    def register(node: Node, authorization: _Auth = None) -> dict[str, Any]:
+    def register(node: Node, _: None = _admin) -> dict[str, Any]:
         """Register a node (admin). Returns its token once: keep it, only its hash is stored."""
-        require_admin(authorization)
         tok = net.register(node)
         return {"node": net.node(node.id).to_dict(), "token": tok.token, "token_id": tok.token_id}
 
     @app.delete("/v1/nodes/{node_id}")
-    def remove(node_id: str, authorization: _Auth = None) -> dict[str, Any]:
+    def remove(node_id: str, _: None = _admin) -> dict[str, Any]:
         """Remove a node and its token (admin)."""
-        require_admin(authorization)
         net.remove(node_id)
         return {"removed": node_id}
 
     @app.post("/v1/nodes/{node_id}/token")
-    def token(node_id: str, authorization: _Auth = None) -> dict[str, Any]:
+    def token(node_id: str, _: None = _admin) -> dict[str, Any]:
         """Issue a new token for a node, e.g. a node of the seed scenario (admin)."""
-        require_admin(authorization)
         tok = net.issue_token(node_id)
         return {"node_id": node_id, "token": tok.token, "token_id": tok.token_id}
 
     @app.put("/v1/nodes/{node_id}/status")
-    def status(node_id: str, body: StatusBody, authorization: _Auth = None) -> dict[str, Any]:
+    def status(node_id: str, body: StatusBody, _: None = _admin) -> dict[str, Any]:
         """Take a node out of routing (``down``) or put it back (``up``) (admin)."""
-        require_admin(authorization)
         return net.set_status(node_id, body.status).to_dict()
 
     @app.post("/v1/nodes/{node_id}/heartbeat")
@@ -190,11 +193,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         return net.node(node_id).to_dict()
 
     @app.get("/v1/events")
-    def events(
-        authorization: _Auth = None, limit: Annotated[int, Query(ge=1, le=1000)] = 50
-    ) -> dict[str, Any]:
+    def events(_: None = _admin, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> dict[str, Any]:
         """The latest events of the log, newest first (admin)."""
-        require_admin(authorization)
         return {"events": net.store.events(limit)}
 
     # -- routing and audit -----------------------------------------------------------------------------
