@@ -91,7 +91,7 @@ def print_advice(result: AdviceResult, console: Console, top: int | None = None)
             _arrow(b.worst_served, a.worst_served),
             _arrow(b.worst_verified, a.worst_verified),
             *_tracked_cells(b, a),
-            f"{dt:+.0f}",
+            f"{dt:+.0f}" if abs(dt) >= 0.5 else "0",
         )
     console.print(t)
     console.print(
