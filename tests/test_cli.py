@@ -61,3 +61,14 @@ def test_console_script_reports_error(tmp_path: Path) -> None:
         proc.stderr.strip() == "error: nodes.0.disk_gb: Input should be greater than or equal to 0 (got -3)"
     )
     assert "Traceback" not in proc.stderr
+
+
+def test_error_text_is_printed_verbatim(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Square brackets in a message are text, not terminal markup (a value such as "[bold]" must survive).
+    p = tmp_path / "b.yaml"
+    p.write_text(
+        "nodes:\n  - {id: a, lat: 0, lon: 0, roles: [execution], country: '[bold]'}\n", encoding="utf-8"
+    )
+    assert main(["validate", str(p)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: nodes.0.country: String should have at most 2 characters (got '[bold]')"

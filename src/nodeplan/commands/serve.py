@@ -77,15 +77,19 @@ def serve_cmd(
     -d '{"model": "llama-3-8b-q4", "city": "Paris"}'[/]. See docs/service.md.
     """
     from nodeplan.scenario.io import resolve_scenario
-    from nodeplan.service.app import create_app
     from nodeplan.service.settings import ServiceSettings
 
     if insecure_dev and not _is_loopback(host):
         raise ServiceError(f"--host: --insecure-dev only listens on loopback addresses (got {host!r})")
     try:
         import uvicorn
-    except ImportError:  # pragma: no cover - the service extra is installed in tests
-        raise ServiceError("serve: needs the service extra: pip install 'nodeplan[service]'") from None
+
+        from nodeplan.service.app import create_app
+    except ImportError as exc:  # the base install has no FastAPI/uvicorn
+        raise ServiceError(
+            f"serve: {exc.name or 'a dependency'} is not installed; install the service extra: "
+            "pip install -e '.[service]'"
+        ) from None
     sc = resolve_scenario(scenario) if scenario is not None else None
     token = admin_token or os.environ.get("NODEPLAN_ADMIN_TOKEN") or None
     settings = ServiceSettings(
