@@ -22,7 +22,7 @@ from nodeplan.exceptions import (
 )
 from nodeplan.latency import RttModel, TimeBreakdown, default_rtt_model, load_rtt_matrix
 from nodeplan.metrics import AuditResult, Weight, audit_scenario
-from nodeplan.placement import PlacementResult, ScenarioPlacement, place
+from nodeplan.placement import AdviceResult, PlacementResult, ScenarioPlacement, advise, place
 from nodeplan.routing import (
     POLICIES,
     Request,
@@ -54,6 +54,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "POLICIES",
+    "AdviceResult",
     "AuditResult",
     "DataImportError",
     "DemoFindings",
@@ -79,6 +80,7 @@ __all__ = [
     "TimeBreakdown",
     "VerificationMode",
     "Weight",
+    "advise",
     "audit_scenario",
     "compile_scenario",
     "default_rtt_model",

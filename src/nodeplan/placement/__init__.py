@@ -4,6 +4,7 @@ Generic solvers work on cost matrices (p-median, capacitated facility location, 
 :mod:`nodeplan.placement.place` builds the warm-replica placement problem from a scenario.
 """
 
+from nodeplan.placement.advise import AdviceResult, advise, load_candidates
 from nodeplan.placement.facility import solve_capacitated
 from nodeplan.placement.heuristics import pmedian_heuristic
 from nodeplan.placement.place import ScenarioPlacement, pareto, place
@@ -11,8 +12,11 @@ from nodeplan.placement.pmedian import solve_pmedian
 from nodeplan.placement.result import PlacementResult
 
 __all__ = [
+    "AdviceResult",
     "PlacementResult",
     "ScenarioPlacement",
+    "advise",
+    "load_candidates",
     "pareto",
     "place",
     "pmedian_heuristic",
