@@ -311,3 +311,51 @@ def test_latitude_accepted_iff_finite_and_in_range(value: float) -> None:
         msg = error_of(data)
         assert msg.startswith("nodes.0.lat: ")
         assert f"(got {value!r})" in msg
+
+
+@pytest.mark.parametrize(
+    ("section", "index", "field", "value", "expected"),
+    [
+        (
+            "nodes",
+            0,
+            "capacity",
+            10**26,
+            "nodes.0.capacity: Input should be less than or equal to 1000000000 (got 100000000000000000000000000)",
+        ),
+        (
+            "nodes",
+            0,
+            "asn",
+            2**32,
+            "nodes.0.asn: Input should be less than or equal to 4294967295 (got 4294967296)",
+        ),
+        (
+            "models",
+            0,
+            "size_bytes",
+            2**64,
+            "models.0.size_bytes: Input should be less than or equal to 9007199254740992 (got 18446744073709551616)",
+        ),
+        (
+            "nodes",
+            0,
+            "id",
+            "a\x00b",
+            r"nodes.0.id: String should match pattern '^[^\s\x00-\x1f\x7f]+$' (got 'a\x00b')",
+        ),
+    ],
+)
+def test_values_that_would_overflow_or_corrupt_are_rejected(
+    section: str, index: int, field: str, value: Any, expected: str
+) -> None:
+    # A capacity beyond int64 used to pass validation and crash the numpy view (OverflowError).
+    data = base()
+    data[section][index][field] = value
+    assert error_of(data) == expected
+
+
+def test_huge_but_valid_capacity_compiles() -> None:
+    data = base()
+    data["nodes"][0]["capacity"] = 10**9
+    assert compile_scenario(parse_scenario(data)).capacity[0] == 10**9

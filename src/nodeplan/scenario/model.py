@@ -71,7 +71,10 @@ DEPENDENCY_DIMENSIONS: tuple[str, ...] = (
     "software_client",
 )
 
-_ID = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s]+$")]
+# Ids: no whitespace and no control characters (they end up in tables, URLs and file names).
+_ID = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s\x00-\x1f\x7f]+$")]
+#: Upper bound of ``Node.capacity``: far above any real node, well inside int64 (numpy view).
+MAX_CAPACITY = 10**9
 _NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 _Pos = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
@@ -92,7 +95,7 @@ class Node(_Frozen):
     lat: float = Field(ge=-90, le=90, allow_inf_nan=False, description="latitude, degrees")
     lon: float = Field(ge=-180, le=180, allow_inf_nan=False, description="longitude, degrees")
     roles: frozenset[Role] = Field(min_length=1)
-    capacity: int = Field(default=1, ge=0, description="concurrent request slots")
+    capacity: int = Field(default=1, ge=0, le=MAX_CAPACITY, description="concurrent request slots")
     hardware: str = Field(default="cpu", min_length=1, description="hardware class, key of Model.service_s")
     gpu_memory_gb: _NonNeg = 0.0
     disk_gb: _NonNeg = 0.0
@@ -106,7 +109,7 @@ class Node(_Frozen):
     provider: str | None = None
     provider_region: str | None = None
     data_center: str | None = None
-    asn: int | None = Field(default=None, ge=0)
+    asn: int | None = Field(default=None, ge=0, le=2**32 - 1, description="32-bit AS number")
     country: str | None = Field(default=None, min_length=2, max_length=2, description="ISO 3166-1 alpha-2")
     jurisdiction: str | None = None
     operator: str | None = None
@@ -159,7 +162,7 @@ class Model(_Frozen):
     """
 
     id: _ID
-    size_bytes: int = Field(ge=0)
+    size_bytes: int = Field(ge=0, le=2**53, description="weights size, bytes (exact as a float64)")
     load_s: _NonNeg = 0.0
     init_s: _NonNeg = 0.0
     service_s: dict[str, _Pos] = Field(min_length=1)
