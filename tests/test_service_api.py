@@ -489,3 +489,51 @@ def test_route_json_has_the_route_fields(client: httpx.Client) -> None:
     assert math.isclose(parts["total"], total)
     assert body["meets_slo"] == (parts["total"] <= 5000)
     assert body["live_nodes"] == len(load_builtin().nodes)
+
+
+# -- regressions: removal, empty network, --db, ids with "/", auth before body ------------------------
+def _zone_scenario(key: str) -> Any:
+    """The built-in scenario plus node ``z``, the only node with the user dimension ``zone``."""
+    from nodeplan.scenario.io import dump_scenario, parse_scenario
+
+    data = dump_scenario(load_builtin())
+    data["nodes"].append({**NEW_NODE, "id": "z", "dims": {"zone": "a"}})
+    if key == "failures":
+        data["failures"]["zone"] = {"default": 0.1}
+    else:
+        data["policy"] = {**data.get("policy", {}), "independence": ["provider", "zone"]}
+    return parse_scenario(data)
+
+
+@pytest.mark.parametrize("key", ["failures", "policy"])
+def test_removing_the_last_node_of_a_named_dimension_is_409(db: Path, clock: Clock, key: str) -> None:
+    settings = _settings(db, clock, scenario=_zone_scenario(key))
+    with ServerThread(create_app(settings)) as srv, httpx.Client(base_url=srv.url) as c:
+        snap = snapshot(db)
+        r = c.delete("/v1/nodes/z", headers=admin())
+        assert r.status_code == 409, r.text
+        err = r.json()["error"]
+        assert err.startswith("node: cannot remove 'z'")
+        assert "zone" in err
+        assert "\n" not in err
+        assert snapshot(db) == snap
+        # the service is still whole: route, audit and registration work, and z is still there
+        assert c.get("/v1/nodes/z").status_code == 200
+        assert route_paris(c)["executor"]
+        assert c.get("/v1/audit").status_code == 200
+        assert c.post("/v1/nodes", json={**NEW_NODE, "id": "y"}, headers=admin()).status_code == 201
+
+
+def test_invalid_stored_scenario_is_503_json_not_500(db: Path, clock: Clock) -> None:
+    # a database left invalid (z removed behind the service's back, e.g. by a version without the 409)
+    create_app(_settings(db, clock, scenario=_zone_scenario("failures")))
+    with sqlite3.connect(db) as c:
+        c.execute("DELETE FROM nodes WHERE id = 'z'")
+    with ServerThread(create_app(_settings(db, clock))) as srv, httpx.Client(base_url=srv.url) as c:
+        for r in (c.post("/v1/route", json={"model": "llama-3-8b-q4", "city": "Paris"}), c.get("/v1/audit")):
+            assert r.status_code == 503, r.text
+            assert "failures.zone" in r.json()["error"]
+        # registering a node that brings the dimension back repairs it
+        r = c.post("/v1/nodes", json={**NEW_NODE, "id": "z2", "dims": {"zone": "b"}}, headers=admin())
+        assert r.status_code == 201, r.text
+        assert c.get("/v1/audit").status_code == 200

@@ -160,7 +160,12 @@ class LiveNetwork:
         # Every node was validated against the base scenario when it was seeded or registered, so the
         # node set is swapped in without validating models, demand and policy again on every request.
         if self._base_sc is None:
-            self._base_sc = Scenario.model_validate({**self.base, "nodes": nodes})
+            try:
+                self._base_sc = parse_scenario({**self.base, "nodes": nodes})
+            except ScenarioError as exc:  # a database left invalid (e.g. edited by hand): refuse, no 500
+                raise ApiError(
+                    503, f"{exc}; the stored network is not a valid scenario (register a node that fixes it)"
+                ) from None
             return self._base_sc
         return self._base_sc.model_copy(update={"nodes": nodes})
 
@@ -234,9 +239,21 @@ class LiveNetwork:
             return tok
 
     def remove(self, node_id: str) -> None:
-        """Delete a node and its token."""
+        """Delete a node and its token; 409 when the scenario would become invalid without it.
+
+        E.g. the last node with a user dimension that ``failures`` or ``policy.independence`` names.
+        Removing the very last node is allowed (routing then answers 503 until a node is registered).
+        """
         with self.lock:
             self.node(node_id)
+            rest = [r.node for r in self.rows.values() if r.node.id != node_id]
+            if rest:
+                try:
+                    parse_scenario({**self.base, "nodes": rest})
+                except ScenarioError as exc:
+                    raise ApiError(
+                        409, f"node: cannot remove {node_id!r}: without it the scenario is invalid ({exc})"
+                    ) from None
             self.store.delete_node(node_id, now=self.clock())
             del self.rows[node_id]
             self.tokens = {k: v for k, v in self.tokens.items() if v[0] != node_id}
