@@ -312,3 +312,56 @@ def test_help_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
     main(["advise", "--help"])
     out = capsys.readouterr().out
     assert "nodeplan advise --remove" in out
+
+
+# -- regressions ---------------------------------------------------------------------------------------
+def _zone_net(failures: bool, policy: bool) -> Scenario:
+    """Three executors on providers p1..p3; only z has user dimension ``zone``."""
+    m = Model(id="m", size_bytes=0, service_s={"cpu": 0.1})
+
+    def ex(i: str, p: str, **kw: object) -> Node:
+        return Node(
+            id=i, lat=48.85, lon=2.35, roles={"execution"}, capacity=2, warm_models=("m",), provider=p, **kw
+        )  # type: ignore[arg-type]
+
+    data: dict[str, object] = {
+        "name": "zone",
+        "models": [m],
+        "nodes": [ex("a", "p1"), ex("b", "p2"), ex("z", "p3", dims={"zone": "z1"})],
+        "sources": [DemandSource(name="Paris", lat=48.85, lon=2.35)],
+        "demand": [DemandClass(model="m", rate_rps=1.0, slo_ms=1000.0)],
+    }
+    if failures:
+        data["failures"] = {"zone": {"default": 0.01}}
+    if policy:
+        data["policy"] = {"independence": ["provider", "zone"]}
+    return Scenario.model_validate(data)
+
+
+@pytest.mark.parametrize(("failures", "policy"), [(True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("method", ["incremental", "naive"])
+def test_removing_the_only_node_of_a_user_dimension_drops_it_and_says_so(
+    failures: bool, policy: bool, method: str
+) -> None:
+    # Regression: the reduced scenario named 'zone' in failures/policy with no node having it, and
+    # crashed (IndexError / ValueError: tuple.index) instead of being validated.
+    r = advise(_zone_net(failures, policy), remove=True, method=method)
+    z = next(a for a in r.ranked if a.node == "z")
+    assert z.after.dropped_dims == ("zone",)
+    assert any(
+        "leaves dimension 'zone' on no node: dropped from failures and policy.independence" in x
+        for x in z.reasons
+    )
+    # the other two executors are on different providers: 3 -> 2 effective execution domains
+    assert z.after.domains["execution"] == pytest.approx(2.0)
+    assert all(a.after.dropped_dims == () for a in r.ranked if a.node != "z")
+
+
+def test_adding_a_node_with_a_new_user_dimension_matches_a_full_audit() -> None:
+    # A new user dimension sorts before 'zone' and shifts its column: the incremental path must not
+    # compare the wrong columns.
+    sc = _zone_net(failures=False, policy=True)
+    new = Node(id="n", lat=0, lon=0, roles={"coordination"}, stake=1.0, provider="p9", dims={"alpha": "x"})
+    a = advise(sc, [new])
+    b = advise(sc, [new], method="naive")
+    assert _same(a.ranked[0].after.to_dict(), b.ranked[0].after.to_dict())

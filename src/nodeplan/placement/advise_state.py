@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from enum import StrEnum
 from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
-from nodeplan.exceptions import NoRouteError, RoutingError
+from nodeplan.exceptions import NoRouteError, RoutingError, ScenarioError
 from nodeplan.latency.rtt import RttModel
 from nodeplan.metrics.audit import ALL_ROLES, AuditResult, audit_scenario
 from nodeplan.metrics.failure import Outcome, ServingModel
@@ -27,6 +27,7 @@ from nodeplan.metrics.graph import complete_codes, fill_providers_from_asn, inde
 from nodeplan.metrics.measures import entity_weights, measure_distribution
 from nodeplan.routing import Request, RouterState, route, route_batch
 from nodeplan.scenario.arrays import ScenarioArrays, compile_scenario
+from nodeplan.scenario.io import parse_scenario
 from nodeplan.scenario.model import DEPENDENCY_DIMENSIONS, Node, NodeStatus, Role, Scenario, VerificationMode
 
 __all__ = [
@@ -34,6 +35,8 @@ __all__ = [
     "CandidateEvaluator",
     "EvalMethod",
     "NetworkState",
+    "changed_scenario",
+    "common_expected_ms",
     "compile_with_codes",
     "delta",
     "init_worker",
@@ -63,7 +66,12 @@ class NetworkState:
     worst domain in this network as ``(label, served, verified, models without replica, quorum, alive
     stake share)``.
     ``expected_ms`` is the router's demand-weighted expected time over the routable demand;
-    ``unroutable`` the share of demand with no route.
+    ``unroutable`` the share of demand with no route and ``unroutable_models`` the models with some
+    demand that has no route. ``request_ms`` / ``request_rps`` are the router's time (ms, ``inf`` = no
+    route) and rate (req/s) of each (demand class, source) pair, so two networks can be compared over
+    the demand routable in both (:func:`common_expected_ms`; not in :meth:`to_dict`).
+    ``dropped_dims`` are user dimensions that no node has any more after a removal and that were dropped
+    from ``failures`` / ``policy.independence`` to keep the scenario valid (:func:`changed_scenario`).
     """
 
     live_nodes: int
@@ -85,11 +93,17 @@ class NetworkState:
     expected_ms: float | None
     unroutable: float
     cost_usd_per_hour: float
+    unroutable_models: tuple[str, ...] = ()
+    dropped_dims: tuple[str, ...] = ()
+    request_ms: tuple[float, ...] = ()
+    request_rps: tuple[float, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able mapping."""
-        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d = {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("request_")}
         d["unreplicated"] = list(self.unreplicated)
+        d["unroutable_models"] = list(self.unroutable_models)
+        d["dropped_dims"] = list(self.dropped_dims)
         d["tracked"] = (
             None
             if self.tracked is None
@@ -186,10 +200,20 @@ def _worst(rows: list[_Row], attr: str, high: bool = False) -> tuple[Any, str]:
 
 
 # -- one network -------------------------------------------------------------------------------------
-def _expected_ms(scenario: Scenario, rtt: RttModel) -> tuple[float | None, float]:
-    """Demand-weighted mean of the router's expected time (ms) and the share of demand with no route."""
+class _Routed(NamedTuple):
+    mean_ms: float | None
+    lost: float
+    ms: tuple[float, ...]
+    rps: tuple[float, ...]
+    lost_models: tuple[str, ...]
+
+
+def _expected_ms(scenario: Scenario, rtt: RttModel) -> _Routed:
+    """Demand-weighted mean of the router's expected time (ms) over the routable demand, the share of
+    demand with no route, the time (ms, ``inf`` = no route) and rate (req/s) of each (class, source)
+    pair, and the models with some demand that has no route."""
     if not scenario.demand or not scenario.sources:
-        return None, 0.0
+        return _Routed(None, 0.0, (), (), ())
     state = RouterState.from_scenario(scenario, rtt=rtt, seed=0)
     w = np.array([s.weight for s in scenario.sources], dtype=float)
     w = w / w.sum() if w.sum() > 0 else np.full(w.size, 1.0 / w.size)
@@ -209,7 +233,39 @@ def _expected_ms(scenario: Scenario, rtt: RttModel) -> tuple[float | None, float
     ok = np.isfinite(ms)
     tot_ms, tot_w, lost_w = float((cw[ok] * ms[ok]).sum()), float(cw[ok].sum()), float(cw[~ok].sum())
     total = tot_w + lost_w
-    return (tot_ms / tot_w if tot_w > 0 else None), (lost_w / total if total > 0 else 0.0)
+    lost_models = tuple(
+        dict.fromkeys(r.model for r, good, x in zip(reqs, ok, cw, strict=True) if not good and x > 0)
+    )
+    return _Routed(
+        tot_ms / tot_w if tot_w > 0 else None,
+        lost_w / total if total > 0 else 0.0,
+        tuple(float(x) for x in ms),
+        tuple(float(x) for x in cw),
+        lost_models,
+    )
+
+
+def common_expected_ms(before: NetworkState, after: NetworkState) -> tuple[float | None, float | None]:
+    """Demand-weighted expected time (ms) of both networks over the demand routable in **both**.
+
+    Pairs are matched by position ((class, source) order is the scenario's, the same in both networks);
+    ``(None, None)`` when no demand with a positive rate is routable in both.
+
+    >>> def st(ms, rps):
+    ...     return NetworkState(0, {}, {}, None, None, (), None, "", None, "", 0, "", 0, None, "", None,
+    ...                         None, 0.0, 0.0, request_ms=ms, request_rps=rps)
+    >>> common_expected_ms(st((100.0, 5000.0), (1.0, 1.0)), st((110.0, float("inf")), (1.0, 1.0)))
+    (100.0, 110.0)
+    """
+    if not before.request_ms or len(before.request_ms) != len(after.request_ms):
+        return before.expected_ms, after.expected_ms
+    m0, m1 = np.array(before.request_ms), np.array(after.request_ms)
+    w = np.array(before.request_rps)
+    ok = np.isfinite(m0) & np.isfinite(m1) & (w > 0)
+    tw = float(w[ok].sum())
+    if tw <= 0:
+        return None, None
+    return float((w[ok] * m0[ok]).sum()) / tw, float((w[ok] * m1[ok]).sum()) / tw
 
 
 def _state(
@@ -233,7 +289,7 @@ def _state(
         r = next((x for x in rows if (x.dim, x.value) == tracked), None)
         if r is not None:
             track = (f"{r.dim} {r.value}", r.served, r.verified, r.unrep, r.quorum, r.alive)
-    ms, lost = _expected_ms(scenario, rtt)
+    routed = _expected_ms(scenario, rtt)
     return NetworkState(
         live_nodes=int(arrays.up.sum()),
         domains=domains,
@@ -251,9 +307,12 @@ def _state(
         worst_alive_stake=wa,
         worst_alive_stake_at=wa_at,
         tracked=track,
-        expected_ms=ms,
-        unroutable=lost,
+        expected_ms=routed.mean_ms,
+        unroutable=routed.lost,
         cost_usd_per_hour=float(arrays.price_usd_per_hour[arrays.up].sum()),
+        unroutable_models=routed.lost_models,
+        request_ms=routed.ms,
+        request_rps=routed.rps,
     )
 
 
@@ -379,13 +438,12 @@ class CandidateEvaluator:
     def state(self, job: tuple[str, Node]) -> NetworkState:
         """The network with ``job = ("add", node)`` or ``("remove", node)`` applied."""
         action, node = job
-        sc = self.scenario
-        if action == "add":
-            new = sc.model_copy(update={"nodes": (*sc.nodes, node)})
-        else:
-            new = sc.model_copy(update={"nodes": tuple(n for n in sc.nodes if n.id != node.id)})
+        new, dropped = changed_scenario(self.scenario, action, node)
         if self.method is EvalMethod.NAIVE:
-            return state_from_audit(new, self.tracked, self.rtt)
+            return replace(state_from_audit(new, self.tracked, self.rtt), dropped_dims=dropped)
+        return replace(self._incremental(new, action, node), dropped_dims=dropped)
+
+    def _incremental(self, new: Scenario, action: str, node: Node) -> NetworkState:
         arrays, codes = compile_with_codes(new)
         n = self.arrays.n_nodes
         if action == "add":
@@ -393,12 +451,17 @@ class CandidateEvaluator:
         else:
             pos = self.arrays.node_ids.index(node.id)
             old_rows = np.delete(np.arange(n), pos)
-        same = _same_partition(
+        names = [self.arrays.dims[k] for k in self.part_cols]
+        same = all(d in arrays.dims for d in names) and _same_partition(
             self.codes[np.ix_(old_rows, self.part_cols)],
-            codes[np.ix_(np.arange(len(old_rows)), self.part_cols)],
+            codes[
+                np.ix_(
+                    np.arange(len(old_rows)), np.array([arrays.dim_index(d) for d in names], dtype=np.intp)
+                )
+            ],
         )
         outcome: Callable[[NDArray[np.bool_]], Outcome]
-        if same and _invisible(node, sc):
+        if same and arrays.dims == self.arrays.dims and _invisible(node, self.scenario):
 
             def outcome(down: NDArray[np.bool_]) -> Outcome:
                 old = np.zeros(n, dtype=bool)
@@ -418,6 +481,51 @@ class CandidateEvaluator:
         rows = _rows(arrays, codes, _fail_dims(new, arrays), outcome)
         served = outcome(np.zeros(arrays.n_nodes, dtype=bool))
         return _state(new, arrays, codes, rows, served, self.tracked, self.rtt)
+
+
+def changed_scenario(scenario: Scenario, action: str, node: Node) -> tuple[Scenario, tuple[str, ...]]:
+    """``scenario`` with ``node`` added (``action="add"``) or removed, validated like a loaded file.
+
+    A removal can leave a user dimension (``dims``) that ``failures`` or ``policy.independence`` names
+    held by no node, which the scenario rules reject; such dimensions are dropped from ``failures`` and
+    ``policy.independence`` of the copy and returned (nothing can fail or be shared on a dimension no node
+    has, so nothing else changes).
+
+    Raises
+    ------
+    ScenarioError
+        ``removing <id>: ...`` / ``adding <id>: ...`` when the changed scenario does not validate.
+
+    Examples
+    --------
+    >>> from nodeplan.scenario.model import Policy
+    >>> def node(i, **kw):
+    ...     return Node(id=i, lat=0, lon=0, roles={"execution"}, **kw)
+    >>> sc = Scenario(nodes=[node("a"), node("z", dims={"zone": "z1"})],
+    ...               policy=Policy(independence=("provider", "zone")))
+    >>> new, dropped = changed_scenario(sc, "remove", sc.nodes[1])
+    >>> new.policy.independence, dropped
+    (('provider',), ('zone',))
+    """
+    data = {name: getattr(scenario, name) for name in Scenario.model_fields}
+    dropped: tuple[str, ...] = ()
+    if action == "add":
+        data["nodes"] = (*scenario.nodes, node)
+    else:
+        data["nodes"] = tuple(n for n in scenario.nodes if n.id != node.id)
+        left = {k for n in data["nodes"] for k in n.dims}
+        named = (*scenario.failures, *scenario.policy.independence)
+        dropped = tuple(dict.fromkeys(d for d in named if d not in DEPENDENCY_DIMENSIONS and d not in left))
+        if dropped:
+            data["failures"] = {k: v for k, v in scenario.failures.items() if k not in dropped}
+            data["policy"] = scenario.policy.model_copy(
+                update={"independence": tuple(d for d in scenario.policy.independence if d not in dropped)}
+            )
+    try:
+        return parse_scenario(data), dropped
+    except ScenarioError as exc:
+        verb = "adding" if action == "add" else "removing"
+        raise ScenarioError(f"{verb} {node.id}: {exc}") from None
 
 
 _WORKER: list[CandidateEvaluator] = []  # the evaluator of a pool worker process (set by init_worker)

@@ -199,6 +199,11 @@ def reasons(
     remove: bool,
 ) -> tuple[str, ...]:
     out = [capability_reason(k, dict(CAPABILITIES)[k], node, a, codes, remove) for k in _node_caps(node)[:2]]
+    out.extend(
+        f"removing {node.id} leaves dimension {d!r} on no node: dropped from failures and "
+        "policy.independence for this comparison"
+        for d in after.dropped_dims
+    )
     tb, ta = before.tracked, after.tracked
     if tb is not None and ta is not None and tb[2] is not None and abs(delta(ta[2], tb[2])) >= 0.005:
         out.append(f"losing {tb[0]}: verified demand {pct(tb[2])} -> {pct(ta[2])}")
