@@ -537,3 +537,19 @@ def test_invalid_stored_scenario_is_503_json_not_500(db: Path, clock: Clock) -> 
         r = c.post("/v1/nodes", json={**NEW_NODE, "id": "z2", "dims": {"zone": "b"}}, headers=admin())
         assert r.status_code == 201, r.text
         assert c.get("/v1/audit").status_code == 200
+
+
+def test_route_and_audit_with_no_node_left_are_503(client: httpx.Client) -> None:
+    for n in load_builtin().nodes:
+        assert client.delete(f"/v1/nodes/{n.id}", headers=admin()).status_code == 200
+    assert client.get("/v1/nodes").json()["nodes"] == []
+    for r in (
+        client.post("/v1/route", json={"model": "llama-3-8b-q4", "city": "Paris"}),
+        client.get("/v1/audit"),
+    ):
+        assert r.status_code == 503, r.text
+        assert r.json()["error"].startswith("nodes: the network has no nodes")
+    # and a node can be registered again
+    tok = register(client)
+    assert client.post("/v1/nodes/paris-h100/heartbeat", headers=bearer(tok)).status_code == 200
+    assert route_paris(client)["executor"] == "paris-h100"
