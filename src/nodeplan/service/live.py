@@ -140,7 +140,9 @@ class LiveNetwork:
             return self._view(row, self.clock())
 
     def _key(self, views: list[NodeView]) -> tuple[int, bytes]:
-        return self._version, np.packbits(np.array([v.live for v in views], dtype=bool)).tobytes() + bytes([len(views) % 256])
+        return self._version, np.packbits(np.array([v.live for v in views], dtype=bool)).tobytes() + bytes(
+            [len(views) % 256]
+        )
 
     def live_scenario(self) -> tuple[Scenario, tuple[int, bytes]]:
         """The scenario of every stored node, each with status ``up`` iff live now, and its cache key."""
