@@ -553,3 +553,22 @@ def test_route_and_audit_with_no_node_left_are_503(client: httpx.Client) -> None
     tok = register(client)
     assert client.post("/v1/nodes/paris-h100/heartbeat", headers=bearer(tok)).status_code == 200
     assert route_paris(client)["executor"] == "paris-h100"
+
+
+@pytest.mark.parametrize("kind", ["missing-dir", "directory", "not-sqlite"])
+def test_unusable_db_path_is_one_line_exit_2(
+    tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    if kind == "missing-dir":
+        path = tmp_path / "nonexist" / "dir" / "x.db"
+    elif kind == "directory":
+        path = tmp_path
+    else:
+        path = tmp_path / "notes.db"
+        path.write_text("these are not the pages of an SQLite database\n" * 100)
+    monkeypatch.setenv("NODEPLAN_ADMIN_TOKEN", ADMIN)
+    assert main(["serve", "--db", str(path), "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert f"--db: cannot open {path}" in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err

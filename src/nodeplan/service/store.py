@@ -41,6 +41,7 @@ from typing import Any
 from nodeplan.scenario.io import dump_scenario
 from nodeplan.scenario.model import Node, NodeStatus, Scenario
 from nodeplan.service.auth import HashedSecret
+from nodeplan.service.errors import ServiceError
 
 __all__ = ["SCHEMA", "NodeRow", "Store", "StoredState", "TokenRow"]
 
@@ -112,13 +113,26 @@ class Store:
 
     @classmethod
     def open(cls, path: str | Path) -> Store:
-        """Open (or create) the database at ``path`` in WAL mode and create the tables."""
+        """Open (or create) the database at ``path`` in WAL mode and create the tables.
+
+        Raises
+        ------
+        ServiceError
+            ``--db: cannot open <path>: <reason>`` when the file cannot be opened or created (missing
+            directory, a directory, not an SQLite file, no permission).
+        """
         p = Path(path)
-        conn = sqlite3.connect(p, isolation_level=None, check_same_thread=False, timeout=10.0)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.executescript(SCHEMA)
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = sqlite3.connect(p, isolation_level=None, check_same_thread=False, timeout=10.0)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            if conn is not None:
+                conn.close()
+            raise ServiceError(f"--db: cannot open {path}: {exc}") from None
         return cls(conn, p)
 
     def close(self) -> None:
