@@ -365,3 +365,59 @@ def test_adding_a_node_with_a_new_user_dimension_matches_a_full_audit() -> None:
     a = advise(sc, [new])
     b = advise(sc, [new], method="naive")
     assert _same(a.ranked[0].after.to_dict(), b.ranked[0].after.to_dict())
+
+
+def _two_models() -> Scenario:
+    """A runs m (0.1 s), B is the only node that runs m2 (5 s); 1 req/s of each from Paris."""
+    models = [
+        Model(id="m", size_bytes=0, service_s={"cpu": 0.1}),
+        Model(id="m2", size_bytes=0, service_s={"cpu": 5.0}),
+    ]
+
+    def ex(i: str, p: str, warm: str) -> Node:
+        return Node(
+            id=i, lat=48.85, lon=2.35, roles={"execution"}, capacity=4, warm_models=(warm,), provider=p
+        )
+
+    return Scenario(
+        name="three",
+        models=models,
+        nodes=[
+            ex("A", "p1", "m"),
+            ex("B", "p2", "m2"),
+            Node(id="C", lat=48.85, lon=2.35, roles={"coordination"}, stake=1.0, provider="p3"),
+        ],
+        sources=[DemandSource(name="Paris", lat=48.85, lon=2.35)],
+        demand=[
+            DemandClass(model="m", rate_rps=1.0, slo_ms=10000.0),
+            DemandClass(model="m2", rate_rps=1.0, slo_ms=10000.0),
+        ],
+    )
+
+
+def test_removing_the_only_server_of_a_model_is_not_a_time_gain() -> None:
+    # Regression: the mean time over the routable demand fell from ~2.5 s (m and m2) to ~0.1 s (m only),
+    # which scored as a +0.955 time gain for removing B.
+    r = advise(_two_models(), remove=True)
+    b = next(a for a in r.ranked if a.node == "B")
+    assert b.after.unroutable == pytest.approx(0.5)  # m2's 1 of 2 req/s has no route
+    assert b.after.unroutable_models == ("m2",)
+    assert b.gains["time"] == 0.0  # m alone: same route, same time in both networks
+    assert b.gains["unroutable"] == pytest.approx(-0.5)
+    assert b.contributions["unroutable"] == pytest.approx(-0.5)  # default weight 1.0
+    assert "m2 can no longer be served (no route for 50% of demand)" in b.reasons
+    assert not any("expected time" in x for x in b.reasons)
+    assert advise(_two_models(), remove=True, weights=ScoreWeights(unroutable=0.0)).ranked[1].contributions[
+        "unroutable"
+    ] == pytest.approx(0.0)
+
+
+def test_adding_the_first_server_of_a_model_gains_its_demand() -> None:
+    full = _two_models()
+    without_b = full.model_copy(update={"nodes": tuple(n for n in full.nodes if n.id != "B")})
+    r = advise(without_b, [full.nodes[1]])
+    (b,) = r.ranked
+    assert r.baseline.unroutable == pytest.approx(0.5)
+    assert b.gains["unroutable"] == pytest.approx(0.5)
+    assert b.gains["time"] == 0.0  # m2 was not routable before: not compared
+    assert "m2 can now be served (a route for 50% of demand more)" in b.reasons

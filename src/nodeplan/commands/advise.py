@@ -19,7 +19,7 @@ from nodeplan.placement.advise import (
     load_builtin_candidates,
     load_candidates,
 )
-from nodeplan.placement.advise_state import NetworkState
+from nodeplan.placement.advise_state import NetworkState, common_expected_ms
 from nodeplan.placement.advise_text import pct
 from nodeplan.scenario.io import BUILTIN_SCENARIOS, resolve_scenario
 
@@ -82,7 +82,8 @@ def print_advice(result: AdviceResult, console: Console, top: int | None = None)
     shown = result.ranked[:top] if top else result.ranked
     for x in shown:
         a = x.after
-        dt = (a.expected_ms or 0.0) - (b.expected_ms or 0.0)
+        t0, t1 = common_expected_ms(b, a)  # over the demand routable in both networks
+        dt = (t1 or 0.0) - (t0 or 0.0)
         t.add_row(
             str(x.rank),
             escape(x.node),

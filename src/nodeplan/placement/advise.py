@@ -13,7 +13,9 @@ For each candidate, :func:`advise` builds the scenario with that node added alon
   baseline's worst domain (e.g. ``provider aws``) in the new network;
 * the demand-weighted expected time of the demand from the **router** (``nodeplan`` policy,
   :func:`~nodeplan.routing.route_batch` with ``commit=False`` on an idle network, so RTT + cold start +
-  service + verification; queueing enters through the served-within-SLO measure of the serving model);
+  service + verification; queueing enters through the served-within-SLO measure of the serving model),
+  compared over the (class, source) pairs routable in **both** networks, and the share of demand the
+  router finds no route for;
 * the hourly cost of the live nodes.
 
 Score
@@ -36,8 +38,12 @@ Each measure gives a *gain* (after minus before, signed so that positive is bett
     domains              Δ effective independent failure domains, summed over the four roles     0.05
     providers            Δ effective providers (1/HHI), summed over the four roles               0.05
     asns, operators      Δ effective ASNs / operators (1/HHI), summed over the four roles        0.02
-    time                 -Δ expected time / expected time before                                 0.5
+    time                 -Δ expected time / expected time before, over the demand routable in     0.5
+                         both networks (demand one network cannot route does not count as fast)
     cost                 -Δ USD per hour of the live nodes                                       0.0
+    unroutable           -Δ share of demand (by rate) with no route: a removal that leaves m2     1.0
+                         with no executor loses m2's share; an addition that makes it routable
+                         gains it
 
 Share terms weigh one network-wide guarantee: a candidate that lifts the worst-case verified demand
 from 19% to 45% gains 0.26, as much as adding ~5 effective providers to one role. The quorum terms
@@ -82,6 +88,7 @@ from nodeplan.placement.advise_state import (
     CandidateEvaluator,
     EvalMethod,
     NetworkState,
+    common_expected_ms,
     compile_with_codes,
     delta,
     init_worker,
@@ -126,6 +133,7 @@ class ScoreWeights:
     operators: float = 0.02
     time: float = 0.5
     cost: float = 0.0
+    unroutable: float = 1.0
 
     @classmethod
     def parse(cls, items: Sequence[str]) -> ScoreWeights:
@@ -291,7 +299,7 @@ def _gains(before: NetworkState, after: NetworkState, n_models: int) -> dict[str
     """Gain per score term (positive = better), before weighting."""
     m = max(n_models, 1)
     roles = ADVISE_ROLES[1:]
-    t0, t1 = before.expected_ms, after.expected_ms
+    t0, t1 = common_expected_ms(before, after)
     return {
         "served": delta(after.served, before.served),
         "verified": delta(after.verified, before.verified),
@@ -313,6 +321,7 @@ def _gains(before: NetworkState, after: NetworkState, n_models: int) -> dict[str
         ),
         "time": -(t1 - t0) / t0 if t0 and t1 is not None else 0.0,
         "cost": -(after.cost_usd_per_hour - before.cost_usd_per_hour),
+        "unroutable": -(after.unroutable - before.unroutable),
     }
 
 

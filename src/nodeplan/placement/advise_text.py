@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from nodeplan.placement.advise_state import ADVISE_ROLES, NetworkState, delta
+from nodeplan.placement.advise_state import ADVISE_ROLES, NetworkState, common_expected_ms, delta
 from nodeplan.scenario.arrays import ScenarioArrays
 from nodeplan.scenario.model import Node, NodeStatus, Role, VerificationMode
 
@@ -141,7 +141,9 @@ def _metric_reason(name: str, b: NetworkState, a: NetworkState) -> str:
         x0, x1 = table[0][role], table[1][role]
         return f"effective {what} of {role} nodes {x0 or 0:.1f} -> {x1 or 0:.1f}"
     if name == "time":
-        return f"demand-weighted expected time {b.expected_ms or 0:,.0f} -> {a.expected_ms or 0:,.0f} ms"
+        t0, t1 = common_expected_ms(b, a)
+        both = "" if b.unroutable == a.unroutable == 0 else " (demand routable in both)"
+        return f"demand-weighted expected time{both} {t0 or 0:,.0f} -> {t1 or 0:,.0f} ms"
     if name == "cost":
         return f"cost {b.cost_usd_per_hour:,.2f} -> {a.cost_usd_per_hour:,.2f} USD/h"
     if name in ("worst_domain_quorum", "worst_domain_stake"):
@@ -204,10 +206,20 @@ def reasons(
         "policy.independence for this comparison"
         for d in after.dropped_dims
     )
+    lost = [m for m in after.unroutable_models if m not in before.unroutable_models]
+    won = [m for m in before.unroutable_models if m not in after.unroutable_models]
+    share = f"{pct(abs(after.unroutable - before.unroutable))} of demand"
+    if lost:
+        out.append(f"{', '.join(lost)} can no longer be served (no route for {share})")
+    if won:
+        out.append(f"{', '.join(won)} can now be served (a route for {share} more)")
     tb, ta = before.tracked, after.tracked
     if tb is not None and ta is not None and tb[2] is not None and abs(delta(ta[2], tb[2])) >= 0.005:
         out.append(f"losing {tb[0]}: verified demand {pct(tb[2])} -> {pct(ta[2])}")
-    big = sorted((k for k, v in contrib.items() if abs(v) >= 0.005), key=lambda k: -abs(contrib[k]))
+    big = sorted(
+        (k for k, v in contrib.items() if abs(v) >= 0.005 and k != "unroutable"),
+        key=lambda k: -abs(contrib[k]),
+    )
     out.extend(_metric_reason(k, before, after) for k in big[:3])
     if not big and len(out) <= len(_node_caps(node)[:2]):
         out.append("changes none of the measures by more than 0.005 of score")
