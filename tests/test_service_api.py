@@ -572,3 +572,28 @@ def test_unusable_db_path_is_one_line_exit_2(
     assert f"--db: cannot open {path}" in err
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1, err
+
+
+def test_node_id_with_a_slash_is_reachable(client: httpx.Client) -> None:
+    from urllib.parse import quote
+
+    nid = "10.0.0.0/24#1"  # the shape of ids imported from Ethereum node lists
+    tok = register(client, {**NEW_NODE, "id": nid})
+    url = "/v1/nodes/" + quote(nid, safe="")
+    r = client.get(url)
+    assert r.status_code == 200, r.text
+    assert r.json()["id"] == nid
+    r = client.post(url + "/heartbeat", headers=bearer(tok))
+    assert r.status_code == 200, r.text
+    assert r.json()["liveness"] == "live"
+    assert route_paris(client)["executor"] == nid
+    assert client.put(url + "/status", json={"status": "down"}, headers=admin()).json()["liveness"] == "down"
+    assert client.post(url + "/token", headers=admin()).status_code == 200
+    r = client.delete(url, headers=admin())
+    assert r.status_code == 200, r.text
+    assert r.json() == {"removed": nid}
+    assert client.get(url).status_code == 404
+    label = (
+        'nodeplan_http_requests_total{endpoint="/v1/nodes/{node_id}/heartbeat",method="POST",status="200"}'
+    )
+    assert _metric(client.get("/metrics").text, label) == 1

@@ -92,7 +92,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     async def _count(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response = await call_next(request)
         r = request.scope.get("route")
-        endpoint = getattr(r, "path", None) or "unmatched"
+        # the route template, without the ``:path`` convertor that lets node ids contain "/"
+        endpoint = (getattr(r, "path", None) or "unmatched").replace(":path}", "}")
         metrics.count_request(endpoint, request.method, response.status_code)
         return response
 
@@ -147,24 +148,24 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         tok = net.register(node)
         return {"node": net.node(node.id).to_dict(), "token": tok.token, "token_id": tok.token_id}
 
-    @app.delete("/v1/nodes/{node_id}")
+    @app.delete("/v1/nodes/{node_id:path}")
     def remove(node_id: str, _: None = _admin) -> dict[str, Any]:
         """Remove a node and its token (admin)."""
         net.remove(node_id)
         return {"removed": node_id}
 
-    @app.post("/v1/nodes/{node_id}/token")
+    @app.post("/v1/nodes/{node_id:path}/token")
     def token(node_id: str, _: None = _admin) -> dict[str, Any]:
         """Issue a new token for a node, e.g. a node of the seed scenario (admin)."""
         tok = net.issue_token(node_id)
         return {"node_id": node_id, "token": tok.token, "token_id": tok.token_id}
 
-    @app.put("/v1/nodes/{node_id}/status")
+    @app.put("/v1/nodes/{node_id:path}/status")
     def status(node_id: str, body: StatusBody, _: None = _admin) -> dict[str, Any]:
         """Take a node out of routing (``down``) or put it back (``up``) (admin)."""
         return net.set_status(node_id, body.status).to_dict()
 
-    @app.post("/v1/nodes/{node_id}/heartbeat")
+    @app.post("/v1/nodes/{node_id:path}/heartbeat")
     def heartbeat(node_id: str, authorization: _Auth = None) -> dict[str, Any]:
         """The node says it is alive; only its own token is accepted."""
         who = principal(authorization)
@@ -187,7 +188,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             "nodes": [v.to_dict() for v in views],
         }
 
-    @app.get("/v1/nodes/{node_id}")
+    @app.get("/v1/nodes/{node_id:path}")
     def one_node(node_id: str) -> dict[str, Any]:
         """One node with its liveness."""
         return net.node(node_id).to_dict()
