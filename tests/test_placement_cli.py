@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from pathlib import Path
 
 import pytest
 
@@ -82,3 +83,19 @@ def test_help_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "nodeplan place --model llama-3-70b-q4" in out
     assert "--pareto" in out
+
+
+def test_zero_rate_demand_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sc = tmp_path / "zerorate.yaml"
+    sc.write_text(
+        "name: zerorate\n"
+        "models: [{id: m, size_bytes: 0, service_s: {cpu: 0.1}}]\n"
+        "nodes: [{id: a, lat: 48.85, lon: 2.35, roles: [execution], capacity: 4, warm_models: [m]}]\n"
+        "sources: [{name: Paris, lat: 48.85, lon: 2.35}]\n"
+        "demand: [{model: m, rate_rps: 0, slo_ms: 100}]\n"
+    )
+    assert main(["place", str(sc)]) == 2
+    assert (
+        capsys.readouterr().err.strip()
+        == "error: demand: no demand with rate_rps > 0 for model 'm'; nothing to place"
+    )

@@ -178,6 +178,29 @@ def test_bad_spec_and_unknown_model_are_named() -> None:
         )
 
 
+@pytest.mark.parametrize("models", [None, ("m",)])
+def test_demand_with_zero_rate_is_named_not_a_crash(models: tuple[str, ...] | None) -> None:
+    # Regression: the only demand class at rate_rps 0 gave no clients and a TypeError (empty float array &).
+    with pytest.raises(ScenarioError) as err:
+        place(_scenario(rate=0.0), PlacementSpec(models=models), _rtt())
+    assert str(err.value) == "demand: no demand with rate_rps > 0 for model 'm'; nothing to place"
+
+
+def test_zero_rate_model_is_skipped_when_others_have_demand() -> None:
+    sc = _scenario()
+    idle = Model(id="idle", size_bytes=0, service_s={"gpu": 0.01})
+    sc = sc.model_copy(
+        update={
+            "models": (*sc.models, idle),
+            "demand": (*sc.demand, DemandClass(model="idle", rate_rps=0.0, slo_ms=100.0)),
+        }
+    )
+    sc = Scenario.model_validate(sc.model_dump())
+    sp = place(sc, PlacementSpec(replicas=1), _rtt())
+    assert [m.model for m in sp.models] == ["m"]
+    assert sp.models[0].after.nodes == ("par",)  # as in test_one_replica_hand_computed
+
+
 def test_builtin_heuristic_is_feasible_and_not_better_than_milp() -> None:
     rules = (DiversityRule("provider", max_share=0.6, min_distinct=2),)
     milp = place(load_builtin(), PlacementSpec(rules=rules, solver=SolverChoice.MILP))

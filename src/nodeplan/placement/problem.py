@@ -204,7 +204,8 @@ def build_problem(scenario: Scenario, spec: PlacementSpec, rtt: RttModel | None 
     Raises
     ------
     ScenarioError
-        unknown model, model without demand, unknown rule dimension
+        unknown model, model without demand (or whose demand all has ``rate_rps`` 0; with ``models=None``
+        such models are skipped), unknown rule dimension
     InfeasiblePlacementError
         a client no candidate can serve within its SLO, more replicas than candidates, a diversity rule
         the candidates cannot meet
@@ -212,10 +213,16 @@ def build_problem(scenario: Scenario, spec: PlacementSpec, rtt: RttModel | None 
     rtt = rtt or default_rtt_model()
     arrays = compile_scenario(scenario)
     demanded = [d.model for d in scenario.demand]
+    busy_models = {d.model for d in scenario.demand if d.rate_rps > 0}
     if spec.models is None:
-        models = tuple(dict.fromkeys(demanded))
-        if not models:
+        models = tuple(dict.fromkeys(m for m in demanded if m in busy_models))
+        if not demanded:
             raise ScenarioError(f"demand: scenario {scenario.name!r} has no demand; nothing to place")
+        if not models:
+            idle = ", ".join(repr(m) for m in dict.fromkeys(demanded))
+            raise ScenarioError(
+                f"demand: no demand with rate_rps > 0 for model{'s' if ',' in idle else ''} {idle}; nothing to place"
+            )
     else:
         models = tuple(dict.fromkeys(spec.models))
         for mid in models:
@@ -223,6 +230,10 @@ def build_problem(scenario: Scenario, spec: PlacementSpec, rtt: RttModel | None 
             if mid not in demanded:
                 raise ScenarioError(
                     f"model: {mid!r} has no demand class in scenario {scenario.name!r}; nothing to place"
+                )
+            if mid not in busy_models:
+                raise ScenarioError(
+                    f"demand: no demand with rate_rps > 0 for model {mid!r}; nothing to place"
                 )
     rows = tuple(arrays.model_index(mid) for mid in models)
     n = arrays.n_nodes
