@@ -597,3 +597,18 @@ def test_node_id_with_a_slash_is_reachable(client: httpx.Client) -> None:
         'nodeplan_http_requests_total{endpoint="/v1/nodes/{node_id}/heartbeat",method="POST",status="200"}'
     )
     assert _metric(client.get("/metrics").text, label) == 1
+
+
+def test_auth_comes_before_parsing_the_body(client: httpx.Client, db: Path) -> None:
+    snap = snapshot(db)
+    bad = b'{"id": "x", "lat": 1'
+    h = {"content-type": "application/json"}
+    r = client.post("/v1/nodes", content=bad, headers=h)
+    assert r.status_code == 401, r.text
+    r = client.post("/v1/nodes", content=bad, headers={**h, **bearer("not-a-token")})
+    assert r.status_code == 401, r.text
+    # with the admin token the same body is named as malformed JSON
+    r = client.post("/v1/nodes", content=bad, headers={**h, **admin()})
+    assert r.status_code == 400
+    assert r.json()["error"].startswith("body: malformed JSON at character 20")
+    assert snapshot(db) == snap

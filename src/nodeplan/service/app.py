@@ -19,6 +19,7 @@ Endpoints (JSON; errors are ``{"error": "<field>: <message> (got <value>)"}`` wi
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -26,8 +27,10 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nodeplan.exceptions import NodeplanError, NoRouteError, RoutingError
@@ -45,7 +48,7 @@ from nodeplan.service.schemas import RouteBody, StatusBody, one_line_error
 from nodeplan.service.settings import ServiceSettings
 from nodeplan.service.store import Store
 
-__all__ = ["create_app", "open_network"]
+__all__ = ["create_app", "open_network", "read_node"]
 
 _Auth = Annotated[str | None, Header(alias="Authorization")]
 
@@ -135,18 +138,22 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             raise ApiError(403, f"Authorization: the token of node {who.node_id!r} cannot do admin requests")
 
     def admin_only(authorization: _Auth = None) -> None:
-        # a dependency: FastAPI runs it before validating the body, so an unauthenticated caller gets
-        # 401/403, never the validation errors of a body it may not send
+        # a dependency: FastAPI runs it before validating a declared body, so an unauthenticated caller
+        # gets 401/403, never the validation errors of a body it may not send. FastAPI *decodes* a
+        # declared JSON body before any dependency, though, so POST /v1/nodes declares none and reads
+        # its body itself (read_node) after this check: malformed JSON is 401 too without the token.
         require_admin(authorization)
 
     _admin = Depends(admin_only)
 
     # -- nodes ---------------------------------------------------------------------------------------
-    @app.post("/v1/nodes", status_code=201)
-    def register(node: Node, _: None = _admin) -> dict[str, Any]:
+    @app.post("/v1/nodes", status_code=201, openapi_extra=_NODE_BODY)
+    async def register(request: Request, _: None = _admin) -> dict[str, Any]:
         """Register a node (admin). Returns its token once: keep it, only its hash is stored."""
-        tok = net.register(node)
-        return {"node": net.node(node.id).to_dict(), "token": tok.token, "token_id": tok.token_id}
+        node = read_node(await request.body())
+        tok = await run_in_threadpool(net.register, node)
+        view = await run_in_threadpool(net.node, node.id)
+        return {"node": view.to_dict(), "token": tok.token, "token_id": tok.token_id}
 
     @app.delete("/v1/nodes/{node_id:path}")
     def remove(node_id: str, _: None = _admin) -> dict[str, Any]:
@@ -299,4 +306,55 @@ def create_app(settings: ServiceSettings) -> FastAPI:
             sc, _ = net.live_scenario()
             return dashboard_figures(net.audit(), sc)
 
+    plain_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        # POST /v1/nodes reads its body itself: add the Node schema its openapi_extra refers to
+        if app.openapi_schema is None:
+            doc = plain_openapi()
+            schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+            node = Node.model_json_schema(ref_template="#/components/schemas/{model}")
+            for name, sub in node.pop("$defs", {}).items():
+                schemas.setdefault(name, sub)
+            schemas["Node"] = node
+        return app.openapi_schema or plain_openapi()
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+_NODE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Node"}}},
+    }
+}
+
+
+def read_node(raw: bytes) -> Node:
+    """The :class:`Node` of a JSON request body; :class:`RequestValidationError` shaped as FastAPI's own.
+
+    >>> read_node(b'{"id": "a", "lat": 1, "lon": 2, "roles": ["execution"]}').id
+    'a'
+    >>> try:
+    ...     read_node(b'{"id": "a", "lat": 1')
+    ... except RequestValidationError as exc:
+    ...     one_line_error(exc.errors())
+    (400, "body: malformed JSON at character 20: Expecting ',' delimiter")
+    """
+    if not raw.strip():
+        raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required"}])
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        err = {"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error", "input": {}}
+        raise RequestValidationError([{**err, "ctx": {"error": exc.msg}}]) from None
+    except UnicodeDecodeError as exc:
+        err = {"type": "json_invalid", "loc": ("body", exc.start), "msg": "JSON decode error", "input": {}}
+        raise RequestValidationError([{**err, "ctx": {"error": "not valid UTF-8"}}]) from None
+    try:
+        return Node.model_validate(data)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        ) from None
