@@ -99,3 +99,26 @@ def test_zero_rate_demand_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[
         capsys.readouterr().err.strip()
         == "error: demand: no demand with rate_rps > 0 for model 'm'; nothing to place"
     )
+
+
+def test_today_with_nothing_served_shows_n_a(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sc = tmp_path / "cold.yaml"
+    sc.write_text(
+        "name: cold\n"
+        "models: [{id: m, size_bytes: 0, service_s: {cpu: 0.1}}]\n"
+        "nodes: [{id: a, lat: 48.85, lon: 2.35, roles: [execution], capacity: 4, provider: p1}]\n"
+        "sources: [{name: Paris, lat: 48.85, lon: 2.35}]\n"
+        "demand: [{model: m, rate_rps: 1, slo_ms: 1000}]\n"
+    )
+    assert main(["place", str(sc), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["before"]["latency_ms"] is None
+    assert data["before"]["unserved_share"] == 1.0
+    assert data["models"][0]["before"]["slo_miss_share"] == 1.0
+    assert main(["place", str(sc)]) == 0
+    out = capsys.readouterr().out
+    assert "(today n/a)" in out
+    today = [line for line in out.splitlines() if line.strip().startswith("m ") and "today" in line]
+    assert len(today) == 1
+    assert "n/a" in today[0]
+    assert "100%" in today[0]

@@ -201,6 +201,45 @@ def test_zero_rate_model_is_skipped_when_others_have_demand() -> None:
     assert sp.models[0].after.nodes == ("par",)  # as in test_one_replica_hand_computed
 
 
+def test_today_with_no_warm_replica_is_all_unserved_not_perfect() -> None:
+    # Regression: a demanded model warm nowhere showed today as "0 replicas, mean 0.0 ms, 0% miss".
+    sc = _scenario()
+    sc = sc.model_copy(update={"nodes": tuple(n.model_copy(update={"warm_models": ()}) for n in sc.nodes)})
+    sp = place(sc, PlacementSpec(replicas=1), _rtt())
+    before = sp.models[0].before
+    assert before.nodes == ()
+    assert before.mean_ms is None
+    assert before.slo_miss_share == 1.0
+    assert before.unserved_share == 1.0
+    assert sp.before_latency_ms is None
+    assert sp.before_unserved_share == 1.0
+    assert sp.to_dict()["before"]["latency_ms"] is None
+    assert sp.models[0].after.mean_ms == pytest.approx((2 * 60 + 250) / 3)  # par, as in the hand case
+
+
+def test_today_unserved_mode_counts_as_miss_and_leaves_the_mean() -> None:
+    # m at 3 req/s without verification + 1 req/s with TEE; today only nyc (no TEE) is warm.
+    # Today: the plain class from nyc: (2 x 130 + 230) / 3 = 163.33 ms; the TEE class (1 of 4 req/s)
+    # has no warm replica: unserved 25%, SLO miss 25%, the mean stays 163.33 (not 3/4 of it).
+    data = _scenario().model_dump()
+    data["models"][0]["verification"] = {"none": 1.0, "tee": 2.0}
+    data["nodes"][0]["verification_modes"] = ["none", "tee"]  # par
+    data["demand"] = list(data["demand"])
+    data["demand"].append(
+        {"model": "m", "rate_rps": 1.0, "slo_ms": 10_000.0, "verification": "tee", "verifiers": 1}
+    )
+    sc = Scenario.model_validate(data)
+    sp = place(sc, PlacementSpec(replicas=2), _rtt())
+    before = sp.models[0].before
+    assert before.nodes == ("nyc",)
+    assert before.unserved_share == pytest.approx(0.25)
+    assert before.slo_miss_share == pytest.approx(0.25)
+    assert before.mean_ms == pytest.approx((2 * 130 + 230) / 3)
+    assert sp.before_latency_ms == pytest.approx((2 * 130 + 230) / 3)
+    assert sp.before_unserved_share == pytest.approx(0.25)
+    assert sp.models[0].after.unserved_share == 0.0
+
+
 def test_builtin_heuristic_is_feasible_and_not_better_than_milp() -> None:
     rules = (DiversityRule("provider", max_share=0.6, min_distinct=2),)
     milp = place(load_builtin(), PlacementSpec(rules=rules, solver=SolverChoice.MILP))

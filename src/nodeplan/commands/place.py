@@ -75,8 +75,15 @@ def parse_rules(
     return tuple(rules)
 
 
-def _fmt_ms(v: float) -> str:
+def _fmt_ms(v: float | None) -> str:
+    """``n/a`` when no demand is served."""
+    if v is None:
+        return "n/a"
     return f"{v:,.0f}" if v >= 100 else f"{v:.1f}"
+
+
+def _ms_unit(v: float | None) -> str:
+    return "n/a" if v is None else f"{_fmt_ms(v)} ms"
 
 
 def print_placement(sp: ScenarioPlacement, console: Console) -> None:
@@ -96,8 +103,8 @@ def print_placement(sp: ScenarioPlacement, console: Console) -> None:
     )
     for m in sp.models:
         t = Table(
-            title=f"{escape(m.model)}: {m.replicas} warm replica(s), mean {_fmt_ms(m.after.mean_ms)} ms "
-            f"(today {_fmt_ms(m.before.mean_ms)} ms)",
+            title=f"{escape(m.model)}: {m.replicas} warm replica(s), mean {_ms_unit(m.after.mean_ms)} "
+            f"(today {_ms_unit(m.before.mean_ms)})",
             box=box.SIMPLE_HEAD,
             title_justify="left",
         )

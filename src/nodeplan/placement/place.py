@@ -17,7 +17,9 @@ budget, SLO, replica count) and the first whose removal restores feasibility is 
 **Before** (today's warm placement) is scored by the same assignment LP with today's replicas fixed
 (capacity and SLO enforced). When today's replicas cannot carry the load, capacity is dropped for the
 "before" figures; when they miss an SLO, each client goes to its fastest warm replica (no capacity
-limit); a note says so. **After** uses the solver's assignment.
+limit); a note says so. Demand no warm replica can serve today (none warm, or none with its
+verification mode) is **unserved**: it counts as an SLO miss, and today's mean time is over the served
+demand only (``None`` when nothing is served). **After** uses the solver's assignment.
 """
 
 from __future__ import annotations
@@ -69,15 +71,21 @@ _HINT = {
 
 @dataclass(frozen=True)
 class Side:
-    """One placement of one model, scored: mean time, diversity and price."""
+    """One placement of one model, scored: mean time, diversity and price.
+
+    ``mean_ms`` is the rate-weighted mean expected time of the **served** demand, ms (``None`` when none
+    is served); ``unserved_share`` the share of the model's requests/s no replica of this placement can
+    serve (no replica, or none that supports the verification mode), counted in ``slo_miss_share`` too.
+    """
 
     nodes: tuple[str, ...]
-    mean_ms: float
+    mean_ms: float | None
     slo_miss_share: float
     providers: int
     max_provider_share: float
     countries: int
     usd_per_hour: float
+    unserved_share: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -106,7 +114,9 @@ class ScenarioPlacement:
 
     ``objective`` = ``latency_ms + price_weight x usd_per_hour``; ``latency_ms`` is the demand-weighted
     mean expected time over all placed demand, ms; ``usd_per_hour`` the summed price of the nodes that
-    host a placed model.
+    host a placed model. ``before_latency_ms`` is today's mean over the demand today's replicas serve
+    (``None`` when they serve none) and ``before_unserved_share`` the share of placed demand they cannot
+    serve.
     """
 
     scenario: str
@@ -115,10 +125,11 @@ class ScenarioPlacement:
     latency_ms: float
     usd_per_hour: float
     price_weight_ms_per_usd_hour: float
-    before_latency_ms: float
+    before_latency_ms: float | None
     before_usd_per_hour: float
     solver: str
     notes: tuple[str, ...] = ()
+    before_unserved_share: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (floats as numbers, ``inf`` as ``None``)."""
@@ -146,7 +157,11 @@ class ScenarioPlacement:
                 "latency_ms": self.latency_ms,
                 "usd_per_hour": self.usd_per_hour,
                 "price_weight_ms_per_usd_hour": self.price_weight_ms_per_usd_hour,
-                "before": {"latency_ms": self.before_latency_ms, "usd_per_hour": self.before_usd_per_hour},
+                "before": {
+                    "latency_ms": self.before_latency_ms,
+                    "usd_per_hour": self.before_usd_per_hour,
+                    "unserved_share": self.before_unserved_share,
+                },
                 "models": [dataclasses.asdict(m) for m in self.models],
                 "notes": list(self.notes),
             }
@@ -164,12 +179,19 @@ class ParetoPoint:
 
 
 def _side(p: PlacementProblem, mi: int, open_: NDArray[np.bool_], x: NDArray[np.float64]) -> Side:
-    """Score model ``mi`` placed on ``open_`` (N,) with assignment ``x`` (clients of mi, N)."""
+    """Score model ``mi`` placed on ``open_`` (N,) with assignment ``x`` (clients of mi, N).
+
+    A client's unassigned share (no open node can serve it) counts as unserved and as an SLO miss; the
+    mean time is over the served demand only.
+    """
     clients = np.flatnonzero(p.client_model == mi)
     r = p.rate_rps[clients]
     t = np.where(x > 0, p.time_ms[clients], 0.0)
-    mean = float((r[:, None] * x * t).sum() / r.sum())
-    miss = float(r @ ((x * (p.time_ms[clients] > p.slo_ms[clients, None])).sum(axis=1)) / r.sum())
+    served = _served(x)
+    served_rps = float(r @ served)
+    unserved = float(r @ (1.0 - served) / r.sum())
+    mean = float((r[:, None] * x * t).sum() / served_rps) if served_rps > 1e-12 * r.sum() else None
+    late = float(r @ ((x * (p.time_ms[clients] > p.slo_ms[clients, None])).sum(axis=1)) / r.sum())
     idx = np.flatnonzero(open_)
     a = p.arrays
     prov = a.dim_codes[idx, a.dim_index("provider")]
@@ -178,12 +200,20 @@ def _side(p: PlacementProblem, mi: int, open_: NDArray[np.bool_], x: NDArray[np.
     return Side(
         nodes=tuple(a.node_ids[i] for i in idx),
         mean_ms=mean,
-        slo_miss_share=miss,
+        slo_miss_share=min(1.0, late + unserved),
         providers=int(np.unique(prov[prov >= 0]).size + (prov < 0).any()),
         max_provider_share=float(counts.max() / max(1, idx.size)),
         countries=int(np.unique(country[country >= 0]).size),
         usd_per_hour=float(a.price_usd_per_hour[idx].sum()),
+        unserved_share=unserved,
     )
+
+
+def _served(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Share of each client's requests an assignment ``x`` (clients, N) serves, with LP round-off
+    (within 1e-9 of 0 or 1) snapped."""
+    s = np.clip(x.sum(axis=1), 0.0, 1.0)
+    return np.where(s > 1.0 - 1e-9, 1.0, np.where(s < 1e-9, 0.0, s))
 
 
 def _fastest(p: PlacementProblem, mi: int, open_: NDArray[np.bool_]) -> NDArray[np.float64]:
@@ -328,6 +358,12 @@ def place(
     x_before, before_note = _before(p)
     if before_note:
         notes.append(before_note)
+    unserved_before = float(p.rate_rps @ (1.0 - _served(x_before))) / p.total_rps
+    if unserved_before > 1e-9:
+        notes.append(
+            f"today's warm replicas cannot serve {100 * unserved_before:.3g}% of the placed demand "
+            "(counted as SLO miss; today's mean time is over the served demand)"
+        )
     models = []
     for mi, mid in enumerate(p.models):
         clients = np.flatnonzero(p.client_model == mi)
@@ -355,8 +391,11 @@ def place(
     hosts = open_.any(axis=0)
     usd = float(p.arrays.price_usd_per_hour[hosts].sum())
     lam = spec.price_weight_ms_per_usd_hour
+    served_before = (1.0 - unserved_before) * total  # req/s today's replicas serve
     before_lat = (
-        sum(m.before.mean_ms * p.rate_rps[p.client_model == i].sum() for i, m in enumerate(models)) / total
+        float((p.rate_rps[:, None] * x_before * np.where(x_before > 0, p.time_ms, 0.0)).sum() / served_before)
+        if served_before > 1e-12 * total
+        else None
     )
     result = PlacementResult(
         objective=lat + lam * usd if status == "heuristic" else sol.objective,
@@ -376,10 +415,11 @@ def place(
         latency_ms=lat,
         usd_per_hour=usd,
         price_weight_ms_per_usd_hour=lam,
-        before_latency_ms=float(before_lat),
+        before_latency_ms=before_lat,
         before_usd_per_hour=float(p.arrays.price_usd_per_hour[p.current.any(axis=0)].sum()),
         solver=result.solver,
         notes=tuple(notes),
+        before_unserved_share=unserved_before,
     )
 
 
