@@ -122,3 +122,10 @@ def test_today_with_nothing_served_shows_n_a(tmp_path: Path, capsys: pytest.Capt
     assert len(today) == 1
     assert "n/a" in today[0]
     assert "100%" in today[0]
+
+
+def test_huge_price_weight_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["place", "--model", "llama-3-8b-q4", "--price-weight", "1e308"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: --price-weight (price_weight_ms_per_usd_hour): must be at most 1e+12 ms per USD/hour (got 1e+308)"
+    )

@@ -240,6 +240,41 @@ def test_today_unserved_mode_counts_as_miss_and_leaves_the_mean() -> None:
     assert sp.models[0].after.unserved_share == 0.0
 
 
+@pytest.mark.parametrize("weight", [1e308, 1e13, float("inf")])
+def test_price_weight_beyond_the_objective_bound_is_named(weight: float) -> None:
+    # Regression: 1e308 x a node price overflowed to inf and HiGHS reported status 'Unknown'.
+    with pytest.raises(ScenarioError) as err:
+        PlacementSpec(price_weight_ms_per_usd_hour=weight)
+    assert str(err.value).startswith("--price-weight (price_weight_ms_per_usd_hour): must be")
+    assert f"(got {weight:g})" in str(err.value)
+
+
+def test_price_weight_times_the_dearest_candidate_is_bounded() -> None:
+    # prices 1, 1, 4 USD/h: 3e11 ms per USD/h x 4 = 1.2e12 > 1e12; 2.5e11 x 4 = 1e12 is allowed.
+    sc = _scenario(prices=(1.0, 1.0, 4.0))
+    with pytest.raises(ScenarioError) as err:
+        build_problem(sc, PlacementSpec(replicas=1, price_weight_ms_per_usd_hour=3e11), _rtt())
+    assert str(err.value) == (
+        "--price-weight (price_weight_ms_per_usd_hour): 3e+11 ms per USD/hour x the price of node 'nyc' "
+        "(4 USD/hour) = 1.2e+12 ms exceeds 1e+12 ms; use at most 2.5e+11"
+    )
+    sp = place(sc, PlacementSpec(replicas=1, price_weight_ms_per_usd_hour=2.5e11), _rtt())
+    assert sp.result.status == "optimal"
+    assert sp.models[0].after.usd_per_hour == 1.0  # a 1 USD/h node: par or tyo, never nyc
+
+
+def test_expected_time_beyond_the_objective_bound_is_named() -> None:
+    # 1e10 s of service = 1e13 ms, allowed by an SLO of 1e14 ms: an objective coefficient of 1e13; the
+    # largest is Paris -> tyo (1e13 + 200 ms RTT).
+    data = _scenario().model_dump()
+    data["models"][0]["service_s"] = {"gpu": 1e10}
+    data["demand"][0]["slo_ms"] = 1e14
+    with pytest.raises(
+        ScenarioError, match=r"^slo_ms: model 'm' \(none\) from 'Paris' on node 'tyo' takes 1e\+13 ms"
+    ):
+        build_problem(Scenario.model_validate(data), PlacementSpec(replicas=1), _rtt())
+
+
 def test_builtin_heuristic_is_feasible_and_not_better_than_milp() -> None:
     rules = (DiversityRule("provider", max_share=0.6, min_distinct=2),)
     milp = place(load_builtin(), PlacementSpec(rules=rules, solver=SolverChoice.MILP))

@@ -29,6 +29,7 @@ from nodeplan.scenario.arrays import ScenarioArrays, compile_scenario
 from nodeplan.scenario.model import Role, Scenario, VerificationMode
 
 __all__ = [
+    "MAX_OBJECTIVE_COEF_MS",
     "DiversityRule",
     "PlacementProblem",
     "PlacementSpec",
@@ -39,6 +40,11 @@ __all__ = [
 
 #: Label of the group that collects nodes whose value of a dimension is unknown.
 UNKNOWN = "(unknown)"
+
+#: Largest objective coefficient (ms) a placement accepts: the price weight x a node's price, and a
+#: client's expected time. HiGHS treats coefficients of 1e20 and more as infinite, and long before that
+#: the latency term vanishes in round-off; 1e12 ms is 31 years.
+MAX_OBJECTIVE_COEF_MS = 1e12
 
 
 class ShareOf(StrEnum):
@@ -115,9 +121,15 @@ class PlacementSpec:
             raise ScenarioError(f"replicas: must be >= 1 (got {self.replicas})")
         if self.budget_usd_per_hour is not None and not (self.budget_usd_per_hour >= 0):
             raise ScenarioError(f"budget_usd_per_hour: must be >= 0 (got {self.budget_usd_per_hour})")
-        if not (self.price_weight_ms_per_usd_hour >= 0 and np.isfinite(self.price_weight_ms_per_usd_hour)):
+        lam = self.price_weight_ms_per_usd_hour
+        if not (lam >= 0 and np.isfinite(lam)):
             raise ScenarioError(
-                f"price_weight_ms_per_usd_hour: must be finite and >= 0 (got {self.price_weight_ms_per_usd_hour})"
+                f"--price-weight (price_weight_ms_per_usd_hour): must be finite and >= 0 (got {lam:g})"
+            )
+        if lam > MAX_OBJECTIVE_COEF_MS:
+            raise ScenarioError(
+                f"--price-weight (price_weight_ms_per_usd_hour): must be at most {MAX_OBJECTIVE_COEF_MS:g} ms "
+                f"per USD/hour (got {lam:g})"
             )
         if not (0.0 < self.max_utilisation <= 1.0):
             raise ScenarioError(f"max_utilisation: must be in (0, 1] (got {self.max_utilisation})")
@@ -319,8 +331,32 @@ def build_problem(scenario: Scenario, spec: PlacementSpec, rtt: RttModel | None 
         group_names=tuple(_groups(arrays, r.dim)[1] for r in spec.rules),
         model_rps=np.where(candidate, arrays.capacity[None, :] / np.where(np.isfinite(svc), svc, 1.0), 0.0),
     )
+    _check_coefficients(problem)
     _precheck(problem)
     return problem
+
+
+def _check_coefficients(p: PlacementProblem) -> None:
+    """Objective coefficients must stay below :data:`MAX_OBJECTIVE_COEF_MS` (finite, and far from the
+    1e20 HiGHS reads as infinite)."""
+    lam = p.spec.price_weight_ms_per_usd_hour
+    hosts = p.candidate.any(axis=0)
+    if lam > 0 and hosts.any():
+        i = int(np.flatnonzero(hosts)[np.argmax(p.arrays.price_usd_per_hour[hosts])])
+        top = float(p.arrays.price_usd_per_hour[i])
+        if lam * top > MAX_OBJECTIVE_COEF_MS:
+            raise ScenarioError(
+                f"--price-weight (price_weight_ms_per_usd_hour): {lam:g} ms per USD/hour x the price of node "
+                f"{p.arrays.node_ids[i]!r} ({top:g} USD/hour) = {lam * top:.3g} ms exceeds "
+                f"{MAX_OBJECTIVE_COEF_MS:g} ms; use at most {MAX_OBJECTIVE_COEF_MS / top:.3g}"
+            )
+    t = np.where(p.allowed, p.time_ms, 0.0)
+    if t.size and float(t.max()) > MAX_OBJECTIVE_COEF_MS:
+        c, j = (int(v) for v in np.unravel_index(int(np.argmax(t)), t.shape))
+        raise ScenarioError(
+            f"slo_ms: {p.client_label(c)} on node {p.arrays.node_ids[j]!r} takes {t[c, j]:.3g} ms, "
+            f"more than {MAX_OBJECTIVE_COEF_MS:g} ms; lower slo_ms={p.slo_ms[c]:g} so such nodes are not allowed"
+        )
 
 
 def _precheck(p: PlacementProblem) -> None:
