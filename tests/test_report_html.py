@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import re
-from pathlib import Path
 
 import pytest
 
@@ -15,8 +13,7 @@ from nodeplan.metrics.schema import AUDIT_JSON_SCHEMA, SCHEMA_VERSION
 from nodeplan.report.html import render_html, world_topojson
 from nodeplan.scenario.io import load_builtin
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+from .browser import WAIT_MS, chromium_page, needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -61,79 +58,46 @@ def test_cli_bad_arguments_exit_2(capsys):
     assert main(["audit", "opengradient", "--preset", "solana"]) == 2
 
 
-_PIXEL_STATS = """async (b64) => {
-  const img = new Image();
-  img.src = 'data:image/png;base64,' + b64;
-  await img.decode();
-  const c = document.createElement('canvas');
-  c.width = img.width; c.height = img.height;
-  const ctx = c.getContext('2d');
-  ctx.drawImage(img, 0, 0);
-  const d = ctx.getImageData(0, 0, c.width, c.height).data;
-  let n = 0, s = 0, s2 = 0;
-  for (let i = 0; i < d.length; i += 4) { const g = (d[i] + d[i + 1] + d[i + 2]) / 3; n++; s += g; s2 += g * g; }
-  const mean = s / n;
-  return {mean: mean, variance: s2 / n - mean * mean, width: c.width, height: c.height};
-}"""
-
-
 @pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="headless Chromium not installed at /usr/bin/chromium")
+@needs_chromium
 def test_report_renders_in_headless_chromium(tmp_path, page_html):
-    playwright = pytest.importorskip("playwright.sync_api")
     n_nodes = len(load_builtin("opengradient").nodes)
     path = tmp_path / "audit.html"
     path.write_text(page_html, encoding="utf-8")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    with chromium_page(1280, 1600) as session:
+        page, errors, requests = session.page, session.errors, session.requests
+        page.goto(path.as_uri())
+        # wait for what each figure draws (generous: the 2-core machine is shared), never a fixed sleep
+        wait = WAIT_MS
+        page.wait_for_function(
+            "() => ['countries', 'land'].every(c => "
+            "(document.querySelector('#fig-map g.' + c + ' path')?.getAttribute('d') || '').length > 0)",
+            timeout=wait,
         )
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1600})
-            errors: list[str] = []
-            requests: list[str] = []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("requestfailed", lambda r: errors.append(f"failed request {r.url}"))
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto(path.as_uri())
-            # wait for what each figure draws (generous: the 2-core machine is shared), never a fixed sleep
-            wait = 60_000
-            page.wait_for_function(
-                "() => ['countries', 'land'].every(c => "
-                "(document.querySelector('#fig-map g.' + c + ' path')?.getAttribute('d') || '').length > 0)",
-                timeout=wait,
-            )
-            page.wait_for_function(
-                "n => document.querySelectorAll('#fig-map .scattergeo path.point').length >= n",
-                arg=n_nodes,
-                timeout=wait,
-            )
-            page.wait_for_function(
-                "() => document.querySelectorAll('#fig-concentration .bars path').length > 20", timeout=wait
-            )
-            page.wait_for_function(
-                "() => document.querySelector('#fig-failures .hm image') !== null", timeout=wait
-            )
-            # plotly draws the country borders as one mesh path and the land as one path: their geometry
-            # is only there when the vendored topojson was found (without it plotly fetches the CDN)
-            lengths = page.evaluate(
-                "() => ['countries', 'land'].map(c => "
-                "(document.querySelector('#fig-map g.' + c + ' path')?.getAttribute('d') || '').length)"
-            )
-            assert min(lengths) > 50_000, lengths
-            n_points = page.locator("#fig-map .scattergeo path.point").count()
-            assert n_points == n_nodes  # every node of the built-in scenario, no more
-            assert page.locator("#fig-concentration .bars path").count() > 20
-            assert page.locator("#fig-failures .hm image").count() == 1
-            assert errors == []
-            assert [u for u in requests if not u.startswith("file://")] == []
-            shot = ARTIFACTS / "audit_report.png"
-            png = page.screenshot(path=str(shot), full_page=True)
-            stats = page.evaluate(_PIXEL_STATS, base64.b64encode(png).decode())
-            assert stats["width"] == 1280
-            assert stats["variance"] > 100.0, stats  # a blank page has variance 0
-        finally:
-            browser.close()
+        page.wait_for_function(
+            "n => document.querySelectorAll('#fig-map .scattergeo path.point').length >= n",
+            arg=n_nodes,
+            timeout=wait,
+        )
+        page.wait_for_function(
+            "() => document.querySelectorAll('#fig-concentration .bars path').length > 20", timeout=wait
+        )
+        page.wait_for_function(
+            "() => document.querySelector('#fig-failures .hm image') !== null", timeout=wait
+        )
+        # plotly draws the country borders as one mesh path and the land as one path: their geometry
+        # is only there when the vendored topojson was found (without it plotly fetches the CDN)
+        lengths = page.evaluate(
+            "() => ['countries', 'land'].map(c => "
+            "(document.querySelector('#fig-map g.' + c + ' path')?.getAttribute('d') || '').length)"
+        )
+        assert min(lengths) > 50_000, lengths
+        n_points = page.locator("#fig-map .scattergeo path.point").count()
+        assert n_points == n_nodes  # every node of the built-in scenario, no more
+        assert page.locator("#fig-concentration .bars path").count() > 20
+        assert page.locator("#fig-failures .hm image").count() == 1
+        assert errors == []
+        assert [u for u in requests if not u.startswith("file://")] == []
+        stats = session.screenshot_stats("audit_report.png")
+        assert stats["width"] == 1280
+        assert stats["variance"] > 100.0, stats  # a blank page has variance 0
