@@ -216,3 +216,4 @@ def failures_cmd(
 
 
 simulate_app.command("failures")(failures_cmd)
+import nodeplan.commands.simulate_requests  # noqa: E402, F401  (registers "simulate requests")
