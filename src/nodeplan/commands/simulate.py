@@ -159,6 +159,22 @@ def failures_cmd(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the versioned JSON (docs/simulate.md) only.")
     ] = False,
+    backend: Annotated[
+        str,
+        typer.Option(
+            "--backend",
+            help="Where the chunks run: 'local' (this process, or --workers processes) or 'ray' (one Ray "
+            "task per chunk; needs pip install 'nodeplan[ray]'). Same seed, same result.",
+        ),
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            help="With --backend ray: Ray cluster to connect to (e.g. ray://head:10001 or auto). "
+            "Default: start a small local Ray instance for the run.",
+        ),
+    ] = None,
 ) -> None:
     """Sample correlated failures of providers, regions, data centers, countries, operators... and report what survives.
 
@@ -171,6 +187,8 @@ def failures_cmd(
       [bold]nodeplan simulate failures net.yaml --trials 100000 --seed 7 --workers 2[/]
 
       [bold]nodeplan simulate failures --seed 1 --json > mc.json[/]
+
+      [bold]nodeplan simulate failures --trials 200000 --seed 1 --backend ray[/]  (Ray tasks; same numbers)
     """
     from nodeplan.simulation.montecarlo import monte_carlo_failures
 
@@ -204,10 +222,20 @@ def failures_cmd(
                 tail=tail,
                 top=top,
                 progress=report,
+                backend=backend,
+                ray_address=ray_address,
             )
     else:
         result = monte_carlo_failures(
-            scn, trials, seed=seed, workers=workers, slo_target=target, tail=tail, top=top
+            scn,
+            trials,
+            seed=seed,
+            workers=workers,
+            slo_target=target,
+            tail=tail,
+            top=top,
+            backend=backend,
+            ray_address=ray_address,
         )
     if as_json:
         typer.echo(result.to_json())

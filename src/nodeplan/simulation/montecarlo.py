@@ -26,6 +26,9 @@ distinct down sets of the whole run are then found once, and with ``workers > 1`
 no two workers repeat a check. The serving check is deterministic, so the result does not depend on
 ``workers``. A script that passes ``workers > 1`` needs the usual ``if __name__ == "__main__":`` guard of
 the spawn start method.
+
+Backends: ``backend="ray"`` runs each chunk as a Ray task instead (:mod:`nodeplan.simulation.backends`),
+with the same chunk seeding, hence the same outcomes as the local backend.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from nodeplan.metrics.failure import Outcome, ServingModel
 from nodeplan.metrics.graph import complete_codes, fill_providers_from_asn
 from nodeplan.scenario.arrays import ScenarioArrays, compile_scenario
 from nodeplan.scenario.model import Role, Scenario
+from nodeplan.simulation.backends import check_backend, run_chunks_ray
 from nodeplan.simulation.result import MonteCarloResult, TrialOutcomes, check_summary_args, summarise
 from nodeplan.simulation.sampling import (
     CHUNK_TRIALS,
@@ -305,6 +309,8 @@ def run_trials(
     rtt: RttModel | None = None,
     progress: Progress | None = None,
     evaluator: TrialEvaluator | None = None,
+    backend: str = "local",
+    ray_address: str | None = None,
 ) -> TrialOutcomes:
     """Run ``trials`` Monte Carlo trials of correlated domain failures (module docstring).
 
@@ -319,11 +325,16 @@ def run_trials(
     progress : called as ``progress(stage, done, total)`` after each chunk (stage ``"sampling"``) and each
         block of serving checks (stage ``"serving checks"``)
     evaluator : a :class:`TrialEvaluator` of ``scenario`` to reuse (its cache of serving checks carries over)
+    backend : ``"local"`` (this process, or ``workers`` local processes) or ``"ray"`` (one Ray task per
+        chunk; ``workers`` is then only recorded). Same seed, same result, whatever the backend.
+    ray_address : with ``backend="ray"``, the Ray cluster to connect to (default: the Ray initialised in
+        this process, else a small local instance started and stopped by the run)
 
     Raises
     ------
     SimulationError
-        For a bad ``trials``, ``workers`` or ``seed``.
+        For a bad ``trials``, ``workers``, ``seed`` or ``backend``; with ``backend="ray"``, when Ray is
+        not installed or cannot start.
     ScenarioError
         When the scenario has no ``failures`` section.
 
@@ -338,9 +349,13 @@ def run_trials(
     """
     trials = _check_int("trials", trials, 1, MAX_TRIALS)
     workers = _check_int("workers", workers, 1, 256)
+    backend = check_backend(backend)
     root = seed_sequence(seed)
     local = evaluator or TrialEvaluator(scenario, rtt)
     bounds = chunk_bounds(trials, CHUNK_TRIALS)
+    if backend == "ray":
+        chunks = run_chunks_ray(local, root, bounds, address=ray_address, progress=progress)
+        return _outcomes(scenario, local, root, workers, _concat(chunks))
     parts: list[ChunkOutcomes] = []
     packed: list[NDArray[np.uint8]] = []
     for c, (_, size) in enumerate(bounds):
@@ -349,11 +364,21 @@ def run_trials(
         packed.append(rows)
         if progress is not None:
             progress("sampling", c + 1, len(bounds))
-    cat = ChunkOutcomes(*(np.concatenate([getattr(p, f) for p in parts]) for f in ChunkOutcomes._fields))
+    cat = _concat(parts)
     if local.serving is not None:
         uniq, inv = np.unique(np.concatenate(packed), axis=0, return_inverse=True)
         vals = _serve_distinct(local, uniq, workers, scenario, rtt, progress)[inv.ravel()]
         cat = cat._replace(served=vals[:, 0], verified=vals[:, 1])
+    return _outcomes(scenario, local, root, workers, cat)
+
+
+def _concat(parts: list[ChunkOutcomes]) -> ChunkOutcomes:
+    return ChunkOutcomes(*(np.concatenate([getattr(p, f) for p in parts]) for f in ChunkOutcomes._fields))
+
+
+def _outcomes(
+    scenario: Scenario, local: TrialEvaluator, root: np.random.SeedSequence, workers: int, cat: ChunkOutcomes
+) -> TrialOutcomes:
     return TrialOutcomes(
         scenario=scenario.name,
         domains=local.domains,
@@ -380,9 +405,20 @@ def monte_carlo_failures(
     top: int = 10,
     rtt: RttModel | None = None,
     progress: Progress | None = None,
+    backend: str = "local",
+    ray_address: str | None = None,
 ) -> MonteCarloResult:
     """Run the trials and summarise them (:func:`run_trials` then
     :func:`~nodeplan.simulation.result.summarise`; parameters as there, all checked before the run)."""
     check_summary_args(slo_target, tail, top)
-    t = run_trials(scenario, trials, seed=seed, workers=workers, rtt=rtt, progress=progress)
+    t = run_trials(
+        scenario,
+        trials,
+        seed=seed,
+        workers=workers,
+        rtt=rtt,
+        progress=progress,
+        backend=backend,
+        ray_address=ray_address,
+    )
     return summarise(t, slo_target=slo_target, tail=tail, top=top)
