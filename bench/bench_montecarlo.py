@@ -14,20 +14,24 @@ The two must agree or the bench raises: failed domains, down counts, halted/quor
 the served/verified shares exactly (the serving check is the same function on the same down set); the
 capacity and stake shares within 1e-12 (sums in another order). Each side is timed once with a fresh
 process-level cache (the first run is the one a user pays for). Then ours with 1 and 2 worker processes on
-a longer run (results asserted identical).
+a longer run (results asserted identical). Then, when Ray is installed (``pip install '.[ray]'``), the
+same longer run on the Ray backend (one task per chunk, 2 CPUs, 80 MiB object store) vs the local
+backend with 1 worker: Ray's start-up is timed on its own, results asserted identical.
 
 Run: ``python bench/bench_montecarlo.py``
 """
 
 from __future__ import annotations
 
+import importlib.util
 import time
 
 import numpy as np
 
 from nodeplan.scenario.io import load_builtin
 from nodeplan.scenario.model import Role
-from nodeplan.simulation.montecarlo import TrialEvaluator, run_trials
+from nodeplan.simulation.backends import RAY_NUM_CPUS, RAY_OBJECT_STORE_BYTES
+from nodeplan.simulation.montecarlo import ChunkOutcomes, TrialEvaluator, run_trials
 from nodeplan.simulation.sampling import CHUNK_TRIALS, chunk_bounds, sample_uniforms, seed_sequence
 
 SEED = 2026
@@ -149,6 +153,42 @@ def main() -> None:
     print(f"  1 worker   : {t1:6.2f} s  {TRIALS_WORKERS / t1:9,.0f} trials/s")
     print(f"  2 workers  : {t2:6.2f} s  {TRIALS_WORKERS / t2:9,.0f} trials/s")
     print(f"  ratio      : {t1 / t2:.2f}x")
+    bench_ray(sc, one, t1)
+
+
+def bench_ray(sc, local, t_local: float) -> None:
+    """Ray backend vs local (1 worker) on the longer run; Ray start-up timed separately."""
+    if importlib.util.find_spec("ray") is None:
+        print("ray backend: skipped (Ray not installed: pip install '.[ray]')")
+        return
+    import ray
+
+    t0 = time.perf_counter()
+    ray.init(
+        num_cpus=RAY_NUM_CPUS,
+        object_store_memory=RAY_OBJECT_STORE_BYTES,
+        include_dashboard=False,
+        log_to_driver=False,
+    )
+    t_start = time.perf_counter() - t0
+    try:
+        t0 = time.perf_counter()
+        got = run_trials(sc, TRIALS_WORKERS, seed=SEED, backend="ray")
+        t_ray = time.perf_counter() - t0
+    finally:
+        ray.shutdown()
+    for f in ChunkOutcomes._fields:
+        a, b = getattr(local, f), getattr(got, f)
+        if not np.array_equal(a, b, equal_nan=a.dtype.kind == "f"):
+            raise RuntimeError(f"ray and local backends disagree on {f}")
+    print(
+        f"{TRIALS_WORKERS:,} trials, ray backend ({RAY_NUM_CPUS} CPUs, one task per chunk) vs local "
+        "1 worker (results identical)"
+    )
+    print(f"  ray start  : {t_start:6.2f} s  (ray.init, not in the ray figure below)")
+    print(f"  local      : {t_local:6.2f} s  {TRIALS_WORKERS / t_local:9,.0f} trials/s")
+    print(f"  ray        : {t_ray:6.2f} s  {TRIALS_WORKERS / t_ray:9,.0f} trials/s")
+    print(f"  ratio      : {t_local / t_ray:.2f}x")
 
 
 if __name__ == "__main__":
