@@ -90,3 +90,22 @@ def test_ray_missing_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # makes `import ray` raise ImportError
     with pytest.raises(SimulationError, match=r"pip install 'nodeplan\[ray\]'"):
         run_trials(load_builtin("opengradient"), 16, seed=1, backend="ray")
+
+
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [
+        ("nowhere", "error: ray_address: expected host:port, ray://host:port or auto (got 'nowhere')"),
+        ("127.0.0.1:1", "error: ray_address: no Ray cluster answers at '127.0.0.1:1' ("),
+    ],
+)
+def test_cli_bad_ray_address_fails_fast(
+    capsys: pytest.CaptureFixture[str], address: str, message: str
+) -> None:
+    """A wrong --ray-address is a one-line error, not minutes of Ray retrying (port 1: nothing listens)."""
+    pytest.importorskip("ray")
+    code = main(["simulate", "failures", "--trials", "10", "--backend", "ray", "--ray-address", address])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1
+    assert err.startswith(message)

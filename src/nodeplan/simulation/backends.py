@@ -24,6 +24,7 @@ initialised by the caller is used as is and left running.
 from __future__ import annotations
 
 import importlib
+import socket
 from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
@@ -84,6 +85,27 @@ def import_ray() -> ModuleType:
         ) from exc
 
 
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail fast (one line) when a ``host:port`` or ``ray://host:port`` Ray address does not answer: Ray
+    itself retries an unreachable address for minutes. ``"auto"`` (the cluster of this machine) is passed on.
+
+    >>> _check_reachable("nowhere")
+    Traceback (most recent call last):
+    ...
+    nodeplan.exceptions.SimulationError: ray_address: expected host:port, ray://host:port or auto (got 'nowhere')
+    """
+    if address == "auto":
+        return
+    hostport = address.removeprefix("ray://")
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit() or "/" in hostport:
+        raise SimulationError(f"ray_address: expected host:port, ray://host:port or auto (got {address!r})")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise SimulationError(f"ray_address: no Ray cluster answers at {address!r} ({exc})") from exc
+
+
 def _chunk_task(
     key: str, boxed: list[Any], root: np.random.SeedSequence, chunk: int, size: int
 ) -> ChunkOutcomes:
@@ -127,6 +149,8 @@ def run_chunks_ray(
         When Ray is not installed, or cannot start or connect (the message names the address).
     """
     ray = import_ray()
+    if address is not None:
+        _check_reachable(address)
     started = False
     if not ray.is_initialized():
         kwargs: dict[str, Any] = {"ignore_reinit_error": True, "log_to_driver": False}
