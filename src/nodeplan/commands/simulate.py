@@ -164,7 +164,7 @@ def failures_cmd(
         typer.Option(
             "--backend",
             help="Where the chunks run: 'local' (this process, or --workers processes) or 'ray' (one Ray "
-            "task per chunk; needs pip install 'nodeplan[ray]'). Same seed, same result.",
+            "task per chunk; needs: pip install 'nodeplan\\[ray]'). Same seed, same result.",
         ),
     ] = "local",
     ray_address: Annotated[
