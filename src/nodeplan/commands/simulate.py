@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated
 
 import typer
@@ -196,6 +197,18 @@ def failures_cmd(
     console = Console()
     err = Console(stderr=True)
     show_bar = not as_json and err.is_terminal and isinstance(trials, int) and trials >= _PROGRESS_MIN_TRIALS
+    run = functools.partial(
+        monte_carlo_failures,
+        scn,
+        trials,
+        seed=seed,
+        workers=workers,
+        slo_target=target,
+        tail=tail,
+        top=top,
+        backend=backend,
+        ray_address=ray_address,
+    )
     if show_bar:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -213,30 +226,9 @@ def failures_cmd(
                 what = "sampling chunks" if stage == "sampling" else "serving checks (distinct down sets)"
                 bar.update(task, description=what, completed=done, total=total)
 
-            result = monte_carlo_failures(
-                scn,
-                trials,
-                seed=seed,
-                workers=workers,
-                slo_target=target,
-                tail=tail,
-                top=top,
-                progress=report,
-                backend=backend,
-                ray_address=ray_address,
-            )
+            result = run(progress=report)
     else:
-        result = monte_carlo_failures(
-            scn,
-            trials,
-            seed=seed,
-            workers=workers,
-            slo_target=target,
-            tail=tail,
-            top=top,
-            backend=backend,
-            ray_address=ray_address,
-        )
+        result = run()
     if as_json:
         typer.echo(result.to_json())
         return

@@ -70,29 +70,14 @@ DEFAULT_POLICIES: tuple[str, ...] = (
 DONE, NO_ROUTE, LOST = 0, 1, 2
 
 _COMPLETION, _UP, _DOWN = 0, 1, 2
-_ATTRS = (
-    "provider",
-    "provider_region",
-    "data_center",
-    "asn",
-    "country",
-    "jurisdiction",
-    "operator",
-    "tee_vendor",
-    "software_client",
-)
 _SPEC = re.compile(
     r"^\s*([A-Za-z_][\w-]*)\s*=\s*([^@]+?)\s*@\s*([0-9.eE+-]+?)\s*(s|m)?\s*\+\s*([0-9.eE+-]+?)\s*(s|m)?\s*$"
 )
 
 
 def _node_value(node: Node, dim: str) -> str | None:
-    if dim in ("node", "id"):
-        return node.id
-    if dim in _ATTRS:
-        v = getattr(node, dim)
-        return None if v is None else str(v)
-    return node.dims.get(dim)
+    """The node's id for ``node``/``id``, else its value of dependency dimension ``dim`` (Node.dim)."""
+    return node.id if dim in ("node", "id") else node.dim(dim)
 
 
 @dataclass(frozen=True)
