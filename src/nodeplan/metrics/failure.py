@@ -78,10 +78,80 @@ from nodeplan.latency.timing import (
 from nodeplan.scenario.arrays import ScenarioArrays
 from nodeplan.scenario.model import DemandClass, Model, Role, Scenario, VerificationMode
 
-__all__ = ["FailureRow", "Outcome", "ServingModel", "failure_table"]
+__all__ = [
+    "FailureRow",
+    "Outcome",
+    "QuorumAfterLoss",
+    "ServingModel",
+    "failure_table",
+    "quorum_after_loss",
+    "unreplicated_after_loss",
+]
 
 _TWO_THIRDS = 2.0 / 3.0
 _THIRD = 1.0 / 3.0
+
+
+class QuorumAfterLoss(NamedTuple):
+    """Coordination after losing each value of one dimension (arrays of length ``n_values``).
+
+    ``stake_lost`` and ``alive_share`` are shares of total stake; ``largest`` is the largest surviving
+    domain's share of the *surviving* stake; ``quorum`` = alive share > 2/3 and ``largest`` < 1/3;
+    ``base_dominated`` says whether one domain already holds 1/3 of the live stake before any loss.
+    """
+
+    stake_lost: NDArray[np.float64]
+    alive_share: NDArray[np.float64]
+    largest: NDArray[np.float64]
+    dominated: NDArray[np.bool_]
+    quorum: NDArray[np.bool_]
+    base_dominated: bool
+
+
+def quorum_after_loss(
+    codes: NDArray[np.integer],
+    stake: NDArray[np.float64],
+    coord: NDArray[np.bool_],
+    live: NDArray[np.bool_],
+    n_values: int,
+) -> QuorumAfterLoss | None:
+    """The quorum rule of the failure table for one dimension's ``codes`` (``-1`` = unknown, never lost).
+
+    Shares are of the total stake of ``coord`` (coordinators, live or not); losses and survivors count
+    live coordinators only. ``None`` when the coordinators hold no stake.
+    """
+    stake_total = float(stake[coord].sum())
+    if stake_total <= 0:
+        return None
+    coord_live = coord & live
+    alive_stake = float(stake[coord_live].sum())
+    sel = (codes >= 0) & coord_live
+    stake_v = np.bincount(codes[sel], weights=stake[sel], minlength=n_values)
+    alive_share: NDArray[np.float64] = np.asarray((alive_stake - stake_v) / stake_total, dtype=float)
+    order = np.argsort(-stake_v, kind="stable")
+    top1 = stake_v[order[0]]
+    top2 = stake_v[order[1]] if n_values > 1 else 0.0
+    surviving = np.maximum(alive_stake - stake_v, 1e-300)
+    largest = np.where(np.arange(n_values) == order[0], top2, top1) / surviving
+    dominated = largest >= _THIRD - 1e-12
+    quorum = (alive_share > _TWO_THIRDS + 1e-12) & ~dominated
+    base_dominated = bool(alive_stake > 0 and top1 / alive_stake >= _THIRD - 1e-12)
+    return QuorumAfterLoss(stake_v / stake_total, alive_share, largest, dominated, quorum, base_dominated)
+
+
+def unreplicated_after_loss(
+    codes: NDArray[np.integer], replicas: NDArray[np.bool_], n_values: int
+) -> NDArray[np.bool_]:
+    """(n_values, n_models): models left with no live storage replica after losing each value.
+
+    ``replicas`` is the (n_nodes, n_models) mask of live storage nodes holding each model.
+    """
+    rep_total = replicas.sum(axis=0)
+    known = codes >= 0
+    out = np.zeros((n_values, replicas.shape[1]), dtype=bool)
+    for j in range(replicas.shape[1]):
+        out[:, j] = rep_total[j] - np.bincount(codes[known & replicas[:, j]], minlength=n_values) <= 0
+    return out
 
 
 @dataclass(frozen=True)
@@ -376,30 +446,14 @@ def failure_table(
         cap_lost = (
             np.bincount(c[sel], weights=cap[sel], minlength=nv) / cap_total if cap_total > 0 else np.zeros(nv)
         )
-        sel = known & coord_live
-        stake_v = np.bincount(c[sel], weights=a.stake[sel], minlength=nv)
-        if stake_total > 0:
-            stake_lost = stake_v / stake_total
-            alive_share = (alive_stake - stake_v) / stake_total
-            order = np.argsort(-stake_v, kind="stable")
-            top1 = stake_v[order[0]]
-            top2 = stake_v[order[1]] if nv > 1 else 0.0
-            surviving = np.maximum(alive_stake - stake_v, 1e-300)
-            largest = np.where(np.arange(nv) == order[0], top2, top1) / surviving
-            dominated = largest >= _THIRD - 1e-12
-            quorum = (alive_share > _TWO_THIRDS + 1e-12) & ~dominated
-            base_dominated = alive_stake > 0 and top1 / alive_stake >= _THIRD - 1e-12
-        else:
-            stake_lost = np.zeros(nv)
-        unrep = np.zeros((nv, n_models), dtype=bool)
-        for j in range(n_models):
-            sel = known & replicas[:, j]
-            unrep[:, j] = rep_total[j] - np.bincount(c[sel], minlength=nv) <= 0
+        qa = quorum_after_loss(c, a.stake, coord, live, nv)
+        stake_lost = np.zeros(nv) if qa is None else qa.stake_lost
+        unrep = unreplicated_after_loss(c, replicas, nv)
         for v in range(nv):
             out = serving.outcome(c == v) if serving else Outcome(None, None)
             lost_models = tuple(m for m, x in zip(a.model_ids, unrep[v], strict=True) if x)
             new_unrep = int(np.count_nonzero(unrep[v] & ~base_unrep))
-            q = None if stake_total <= 0 else bool(quorum[v])
+            q = None if qa is None else bool(qa.quorum[v])
             rows.append(
                 FailureRow(
                     dimension=dim,
@@ -412,16 +466,16 @@ def failure_table(
                     verified=out.verified,
                     models_unreplicated=lost_models,
                     quorum=q,
-                    alive_stake_share=None if stake_total <= 0 else float(alive_share[v]),
-                    largest_surviving_share=None if stake_total <= 0 else float(largest[v]),
+                    alive_stake_share=None if qa is None else float(qa.alive_share[v]),
+                    largest_surviving_share=None if qa is None else float(qa.largest[v]),
                     harm=_harm(
                         float(cap_lost[v]),
                         out,
                         base,
                         new_unrep,
                         n_models,
-                        base_live and stake_total > 0 and not alive_share[v] > _TWO_THIRDS + 1e-12,
-                        stake_total > 0 and not base_dominated and bool(dominated[v]),
+                        base_live and qa is not None and not qa.alive_share[v] > _TWO_THIRDS + 1e-12,
+                        qa is not None and not qa.base_dominated and bool(qa.dominated[v]),
                     ),
                 )
             )

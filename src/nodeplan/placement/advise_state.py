@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 from nodeplan.exceptions import NoRouteError, RoutingError, ScenarioError
 from nodeplan.latency.rtt import RttModel
 from nodeplan.metrics.audit import ALL_ROLES, AuditResult, audit_scenario
-from nodeplan.metrics.failure import Outcome, ServingModel
+from nodeplan.metrics.failure import Outcome, ServingModel, quorum_after_loss, unreplicated_after_loss
 from nodeplan.metrics.graph import complete_codes, fill_providers_from_asn, independent_domains
 from nodeplan.metrics.measures import entity_weights, measure_distribution
 from nodeplan.routing import Request, RouterState, route, route_batch
@@ -46,7 +46,7 @@ __all__ = [
 
 ADVISE_ROLES: tuple[str, ...] = (ALL_ROLES, *(r.value for r in Role))
 _MIX = ("provider", "asn", "operator")
-_TWO_THIRDS, _THIRD = 2.0 / 3.0, 1.0 / 3.0
+_TWO_THIRDS = 2.0 / 3.0
 
 
 class EvalMethod(StrEnum):
@@ -142,11 +142,7 @@ def _rows(
     a = arrays
     live = a.up
     coord = a.role(Role.COORDINATION)
-    stake_total = float(a.stake[coord].sum())
-    coord_live = coord & live
-    alive_stake = float(a.stake[coord_live].sum())
     replicas = a.stored & (a.role(Role.STORAGE) & live)[:, None]
-    rep_total = replicas.sum(axis=0)
     rows: list[_Row] = []
     for dim in dims:
         k = a.dim_index(dim)
@@ -154,24 +150,10 @@ def _rows(
         if nv == 0:
             continue
         c = codes[:, k]
-        known = c >= 0
-        quorum: list[bool | None] = [None] * nv
-        alive: list[float | None] = [None] * nv
-        if stake_total > 0:
-            sel = known & coord_live
-            stake_v = np.bincount(c[sel], weights=a.stake[sel], minlength=nv)
-            share = (alive_stake - stake_v) / stake_total
-            order = np.argsort(-stake_v, kind="stable")
-            top1, top2 = stake_v[order[0]], (stake_v[order[1]] if nv > 1 else 0.0)
-            largest = np.where(np.arange(nv) == order[0], top2, top1) / np.maximum(
-                alive_stake - stake_v, 1e-300
-            )
-            q = (share > _TWO_THIRDS + 1e-12) & ~(largest >= _THIRD - 1e-12)
-            quorum, alive = [bool(x) for x in q], [float(x) for x in share]
-        unrep = np.zeros(nv, dtype=np.int64)
-        for j in range(len(a.model_ids)):
-            lost = np.bincount(c[known & replicas[:, j]], minlength=nv)
-            unrep += rep_total[j] - lost <= 0
+        qa = quorum_after_loss(c, a.stake, coord, live, nv)
+        quorum: list[bool | None] = [None] * nv if qa is None else [bool(x) for x in qa.quorum]
+        alive: list[float | None] = [None] * nv if qa is None else [float(x) for x in qa.alive_share]
+        unrep = unreplicated_after_loss(c, replicas, nv).sum(axis=1)
         for v in range(nv):
             out = outcome(c == v)
             rows.append(
