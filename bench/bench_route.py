@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from nodeplan.latency.geo import EARTH_RADIUS_KM
+from nodeplan.model.geo import EARTH_RADIUS_KM
 from nodeplan.routing import Request, Route, RouterState, route, route_batch
 from nodeplan.scenario.model import DemandSource, Model, Node, Scenario
 

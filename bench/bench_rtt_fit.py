@@ -15,7 +15,7 @@ import argparse
 import time
 from pathlib import Path
 
-from nodeplan.latency.fit import (
+from nodeplan.model.fit import (
     Estimator,
     HoldoutScore,
     PairSample,

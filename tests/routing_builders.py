@@ -6,8 +6,8 @@ great-circle distance, as the hand computations in the routing tests do.
 
 from __future__ import annotations
 
-from nodeplan.latency.geo import great_circle_km
-from nodeplan.latency.rtt import default_rtt_model
+from nodeplan.model.geo import great_circle_km
+from nodeplan.model.rtt import default_rtt_model
 from nodeplan.scenario.model import Node
 
 __all__ = ["ASHBURN", "FRANKFURT", "PARIS", "backbone_ms", "km", "node", "public_ms"]

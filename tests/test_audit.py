@@ -8,9 +8,9 @@ import math
 import pytest
 
 from nodeplan.exceptions import ScenarioError
-from nodeplan.latency.rtt import LinearRtt, RttModel
 from nodeplan.metrics.audit import Weight, audit_scenario
 from nodeplan.metrics.schema import AUDIT_JSON_SCHEMA, SCHEMA_VERSION
+from nodeplan.model.rtt import LinearRtt, RttModel
 from nodeplan.scenario.model import Scenario
 
 # RTT = 10 ms at any distance, floored by light in fibre (km / 100): 10 ms next door, ~100 ms at 10,000 km.
@@ -333,8 +333,8 @@ def _net_h(mode: str, slo_ms: float) -> dict:
 
 
 def _hand_total_ms(mode: str) -> float:
-    from nodeplan.latency.geo import great_circle_km
-    from nodeplan.latency.rtt import default_rtt_model
+    from nodeplan.model.geo import great_circle_km
+    from nodeplan.model.rtt import default_rtt_model
 
     fit = default_rtt_model().public
     km = float(great_circle_km(0.0, 0.0, 0.0, 30.0))
@@ -535,7 +535,7 @@ NET_E = {
 
 
 def _matrix(tmp_path, text):
-    from nodeplan.latency.matrix_io import load_rtt_matrix
+    from nodeplan.model.matrix_io import load_rtt_matrix
 
     path = tmp_path / "rtt.csv"
     path.write_text(text, encoding="utf-8")

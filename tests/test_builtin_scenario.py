@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nodeplan.latency.geo import great_circle_km
+from nodeplan.model.geo import great_circle_km
 from nodeplan.scenario.io import load_builtin, load_scenario, resolve_scenario, save_scenario
 from nodeplan.scenario.model import Role, Scenario, VerificationMode
 from nodeplan.scenario.providers import provider_of_asn

@@ -8,9 +8,9 @@ import pytest
 
 from nodeplan.cli import main
 from nodeplan.demo import DemoFindings, demo_findings
-from nodeplan.latency.geo import great_circle_km
-from nodeplan.latency.rtt import default_rtt_model
-from nodeplan.latency.timing import TimingParams
+from nodeplan.model.geo import great_circle_km
+from nodeplan.model.rtt import default_rtt_model
+from nodeplan.model.timing import TimingParams
 from nodeplan.scenario.io import load_builtin, parse_scenario
 
 

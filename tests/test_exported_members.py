@@ -39,7 +39,7 @@ def test_top_level_reexports_each_subpackage_api() -> None:
         "nodeplan.scenario": ["Scenario", "load_builtin", "import_nodes"],
         "nodeplan.metrics": ["audit_scenario"],
         "nodeplan.routing": ["route", "Request", "RouterState"],
-        "nodeplan.latency": ["default_rtt_model"],
+        "nodeplan.model": ["default_rtt_model"],
     }.items():
         mod = importlib.import_module(sub)
         for n in names:

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nodeplan.exceptions import InfeasiblePlacementError, ScenarioError
-from nodeplan.latency.rtt import MeasuredRtt, RttModel, default_rtt_model
+from nodeplan.model.rtt import MeasuredRtt, RttModel, default_rtt_model
 from nodeplan.placement.place import place
 from nodeplan.placement.problem import DiversityRule, PlacementSpec, ShareOf, SolverChoice, build_problem
 from nodeplan.scenario.io import load_builtin

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nodeplan.latency.queueing import erlang_c, mmc_wait_s
+from nodeplan.model.queueing import erlang_c, mmc_wait_s
 
 
 def _erlang_c_closed_form(c: int, a: float) -> float:

@@ -6,8 +6,8 @@ import pytest
 from rich.console import Console
 
 from nodeplan.cli import main
-from nodeplan.latency.rtt import LinearRtt, RttModel
 from nodeplan.metrics.audit import audit_scenario
+from nodeplan.model.rtt import LinearRtt, RttModel
 from nodeplan.report.tables import failure_table_view, measures_table, print_audit, summary_table
 from nodeplan.scenario.io import load_builtin
 from nodeplan.scenario.model import Scenario

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nodeplan.exceptions import NodeplanError, NoRouteError, RoutingError
-from nodeplan.latency.rtt import default_rtt_model
+from nodeplan.model.rtt import default_rtt_model
 from nodeplan.routing import (
     POLICIES,
     Request,
@@ -504,7 +504,7 @@ def test_batch_reexec_verifiers_see_the_slots_taken_by_earlier_requests() -> Non
 
 # -- measured RTT matrix ----------------------------------------------------------------------------------
 def test_measured_hop_rtt_changes_the_verifier() -> None:
-    from nodeplan.latency.rtt import MeasuredRtt
+    from nodeplan.model.rtt import MeasuredRtt
 
     sc = verifier_scenario()
     sydney = node(
@@ -527,7 +527,7 @@ def test_measured_hop_rtt_changes_the_verifier() -> None:
 
 
 def test_measured_user_rtt_applies_to_a_named_origin_in_single_and_batch_routes() -> None:
-    from nodeplan.latency.rtt import MeasuredRtt
+    from nodeplan.model.rtt import MeasuredRtt
 
     rtt = default_rtt_model().with_measured(MeasuredRtt.from_pairs({("Paris", "ashburn"): 1.5}))
     st = RouterState.from_scenario(warm_vs_cold(), rtt=rtt)

@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from nodeplan.latency.rtt import default_rtt_model
+from nodeplan.model.rtt import default_rtt_model
 from nodeplan.routing import BASELINES, POLICIES, Request, RouterState, route, route_batch
 from nodeplan.scenario.model import Model, Policy, Scenario
 

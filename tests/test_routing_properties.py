@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nodeplan.exceptions import NoRouteError
-from nodeplan.latency.geo import great_circle_km
-from nodeplan.latency.rtt import default_rtt_model
+from nodeplan.model.geo import great_circle_km
+from nodeplan.model.rtt import default_rtt_model
 from nodeplan.routing import POLICIES, Request, Route, RouterState, route, route_batch, select_independent
 from nodeplan.routing.independence import SelectionStatus
 from nodeplan.scenario.model import Model, Node, NodeStatus, Role, Scenario, VerificationMode

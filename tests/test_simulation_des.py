@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from nodeplan.cli import main
 from nodeplan.exceptions import SimulationError
-from nodeplan.latency.rtt import LinearRtt, RttModel
+from nodeplan.model.rtt import LinearRtt, RttModel
 from nodeplan.routing import Request
 from nodeplan.scenario import load_builtin
 from nodeplan.scenario.model import Model, Node, Scenario

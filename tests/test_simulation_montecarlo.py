@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from nodeplan.exceptions import ScenarioError, SimulationError
-from nodeplan.latency.rtt import LinearRtt, RttModel
 from nodeplan.metrics.audit import audit_scenario
+from nodeplan.model.rtt import LinearRtt, RttModel
 from nodeplan.scenario.io import load_builtin, parse_scenario
 from nodeplan.scenario.model import FailureSpec, Scenario
 from nodeplan.simulation import SCHEMA_VERSION, monte_carlo_failures, run_trials, summarise

@@ -20,8 +20,8 @@ from nodeplan.exceptions import (
     SimulationError,
     SolverError,
 )
-from nodeplan.latency import RttModel, TimeBreakdown, default_rtt_model, load_rtt_matrix
 from nodeplan.metrics import AuditResult, Weight, audit_scenario
+from nodeplan.model import RttModel, TimeBreakdown, default_rtt_model, load_rtt_matrix
 from nodeplan.placement import AdviceResult, PlacementResult, ScenarioPlacement, advise, place
 from nodeplan.routing import (
     POLICIES,

@@ -116,7 +116,7 @@ def _choice_policies() -> Iterator[None]:
 
 
 def _km(r: Route, state: RouterState, src: DemandSource) -> float:
-    from nodeplan.latency.geo import great_circle_km
+    from nodeplan.model.geo import great_circle_km
 
     node = state.scenario.node(r.executor)
     return float(great_circle_km(src.lat, src.lon, node.lat, node.lon))

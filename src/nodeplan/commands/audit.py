@@ -110,8 +110,8 @@ def audit_cmd(
         scn = resolve_scenario(scenario)
     rtt = None
     if rtt_matrix is not None:
-        from nodeplan.latency.matrix_io import load_rtt_matrix
-        from nodeplan.latency.rtt import default_rtt_model
+        from nodeplan.model.matrix_io import load_rtt_matrix
+        from nodeplan.model.rtt import default_rtt_model
 
         measured = load_rtt_matrix(rtt_matrix)
         known = {s.name for s in scn.sources} | {n.id for n in scn.nodes}

@@ -15,8 +15,8 @@ from rich.console import Console
 from rich.table import Table
 
 from nodeplan.exceptions import LatencyModelError, RoutingError
-from nodeplan.latency.matrix_io import load_rtt_matrix
-from nodeplan.latency.rtt import RttModel, default_rtt_model
+from nodeplan.model.matrix_io import load_rtt_matrix
+from nodeplan.model.rtt import RttModel, default_rtt_model
 from nodeplan.routing.policies import POLICIES
 from nodeplan.routing.router import route
 from nodeplan.routing.state import RouterState

@@ -28,8 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nodeplan.exceptions import ScenarioError
-from nodeplan.latency.rtt import RttModel, default_rtt_model
-from nodeplan.metrics.failure import FailureRow, Outcome, failure_table
+from nodeplan.metrics.failure import FailureRow, failure_table
 from nodeplan.metrics.graph import (
     DomainSummary,
     complete_codes,
@@ -44,6 +43,8 @@ from nodeplan.metrics.measures import (
     measure_distribution,
 )
 from nodeplan.metrics.schema import SCHEMA_VERSION
+from nodeplan.metrics.serving import Outcome
+from nodeplan.model.rtt import RttModel, default_rtt_model
 from nodeplan.scenario.arrays import ScenarioArrays, compile_scenario
 from nodeplan.scenario.model import DEPENDENCY_DIMENSIONS, Role, Scenario
 
@@ -368,7 +369,7 @@ def audit_scenario(
     fail_dims : dimensions of the failure table; default: the built-in dependency dimensions plus user
         dimensions named in ``scenario.failures`` or ``policy.independence`` (user dimensions from an
         import, such as a ``hosting`` flag, are attributes, not failure domains)
-    rtt : RTT model for the serving check (default: :func:`~nodeplan.latency.rtt.default_rtt_model`); a
+    rtt : RTT model for the serving check (default: :func:`~nodeplan.model.rtt.default_rtt_model`); a
         model ``with_measured(...)`` uses measured RTTs for the (source, node) and (node, node) pairs it has
     top_k : largest entities listed per measure
     arrays : ``compile_scenario(scenario)`` when the caller already has it (saves its build time)

@@ -81,8 +81,8 @@ import numpy as np
 import yaml
 
 from nodeplan.exceptions import ScenarioError
-from nodeplan.latency.rtt import RttModel, default_rtt_model
 from nodeplan.metrics.audit import audit_scenario
+from nodeplan.model.rtt import RttModel, default_rtt_model
 from nodeplan.placement.advise_state import (
     ADVISE_ROLES,
     CandidateEvaluator,

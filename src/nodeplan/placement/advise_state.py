@@ -20,11 +20,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nodeplan.exceptions import NoRouteError, RoutingError, ScenarioError
-from nodeplan.latency.rtt import RttModel
 from nodeplan.metrics.audit import ALL_ROLES, AuditResult, audit_scenario
-from nodeplan.metrics.failure import Outcome, ServingModel, quorum_after_loss, unreplicated_after_loss
+from nodeplan.metrics.failure import quorum_after_loss, unreplicated_after_loss
 from nodeplan.metrics.graph import complete_codes, fill_providers_from_asn, independent_domains
 from nodeplan.metrics.measures import entity_weights, measure_distribution
+from nodeplan.metrics.serving import Outcome, ServingModel
+from nodeplan.model.rtt import RttModel
 from nodeplan.routing import Request, RouterState, route, route_batch
 from nodeplan.scenario.arrays import ScenarioArrays, compile_scenario
 from nodeplan.scenario.io import parse_scenario

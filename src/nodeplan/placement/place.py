@@ -33,7 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nodeplan.exceptions import InfeasiblePlacementError
-from nodeplan.latency.rtt import RttModel
+from nodeplan.model.rtt import RttModel
 from nodeplan.placement._highs import MilpSolution, solve_milp
 from nodeplan.placement.heur_place import choose_sites_heuristic, nearest_load
 from nodeplan.placement.milp_place import FAMILIES, PlacementMilp, build_placement_milp

@@ -3,7 +3,7 @@
 A **client** is one (demand class, demand source) pair: requests for one model, with one verification
 mode, from one city, at ``rate_rps x source weight / total weight`` requests/s. A **candidate** for a
 model is a node that is up, has the execution role, whose hardware runs the model (finite service time,
-enough GPU memory, see :func:`~nodeplan.latency.timing.service_s_by_node`) and whose GPU memory still
+enough GPU memory, see :func:`~nodeplan.model.timing.service_s_by_node`) and whose GPU memory still
 holds it once the warm models *not* being placed are counted. A client may use a candidate when the node
 supports the client's verification mode (TEE and zkML need it on the executor) and the expected time
 is within the client's SLO.
@@ -23,8 +23,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nodeplan.exceptions import InfeasiblePlacementError, ScenarioError
-from nodeplan.latency.rtt import RttModel, default_rtt_model
-from nodeplan.latency.timing import executor_factor, service_s_by_node
+from nodeplan.model.rtt import RttModel, default_rtt_model
+from nodeplan.model.timing import executor_factor, service_s_by_node
 from nodeplan.scenario.arrays import ScenarioArrays, compile_scenario
 from nodeplan.scenario.model import Role, Scenario, VerificationMode
 

@@ -1,17 +1,17 @@
 """``route(request, state) -> Route``: choose executor, verifiers and model source for one request.
 
-Expected time of a route (ms), the parts of :class:`~nodeplan.latency.timing.TimeBreakdown`:
+Expected time of a route (ms), the parts of :class:`~nodeplan.model.timing.TimeBreakdown`:
 
-* **network**: RTT user -> executor (public-internet fit of :mod:`nodeplan.latency.rtt`);
+* **network**: RTT user -> executor (public-internet fit of :mod:`nodeplan.model.rtt`);
 * **queue**: wait for a slot at the executor (see :mod:`nodeplan.routing.state`);
 * **cold start**: 0 when the model is warm there, otherwise read from its disk or fetched from the
   live storage replica that delivers it soonest, plus load and init
-  (:func:`~nodeplan.latency.timing.cold_start_s`);
+  (:func:`~nodeplan.model.timing.cold_start_s`);
 * **service**: the model's service time on the executor's hardware x the executor factor of the mode
   (TEE 2-3x, zkML 100-1000x, 1 for ``none`` and ``reexec``);
 * **verification**: the verifiers work in parallel, so the slowest of them counts; for one verifier,
   RTT executor -> verifier (provider backbone when both share a provider) + its check: the TEE
-  attestation or zkML proof check time (:func:`~nodeplan.latency.timing.verify_check_s`), or, for
+  attestation or zkML proof check time (:func:`~nodeplan.model.timing.verify_check_s`), or, for
   ``reexec``, re-running the call there: its queue wait + its cold start when the model is not warm
   there + its own service time.
 
@@ -37,7 +37,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nodeplan.exceptions import NoRouteError, RoutingError
-from nodeplan.latency.timing import TimeBreakdown, verify_check_s
+from nodeplan.model.timing import TimeBreakdown, verify_check_s
 from nodeplan.routing.independence import Selection, SelectionStatus, independence_report, select_independent
 from nodeplan.routing.policies import RoutingPolicy, get_policy
 from nodeplan.routing.scorers import ScoreContext, VerifierContext

@@ -13,7 +13,7 @@ Model of the state (documented here, used by :mod:`nodeplan.routing.router`):
 * **Queue.** A node with ``c`` slots and ``q`` requests in flight makes a new request wait
   ``max(0, q - c + 1) · s / c`` seconds (it waits for that many departures, one every ``s / c`` on
   average, ``s`` the model's service time there), plus the M/M/c mean wait of an optional background
-  load ``load_rps`` (:func:`~nodeplan.latency.queueing.mmc_wait_s`). :meth:`RouterState.complete`
+  load ``load_rps`` (:func:`~nodeplan.model.queueing.mmc_wait_s`). :meth:`RouterState.complete`
   frees a slot.
 * **Liveness.** :meth:`RouterState.set_down` takes a node out: it is never chosen, and models are no
   longer fetched from it (cold starts are recomputed).
@@ -29,10 +29,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nodeplan.exceptions import RoutingError
-from nodeplan.latency.geo import EARTH_RADIUS_KM
-from nodeplan.latency.queueing import mmc_wait_s
-from nodeplan.latency.rtt import RttModel, default_rtt_model
-from nodeplan.latency.timing import TimingParams, cold_start_s, executor_factor, service_s_by_node
+from nodeplan.model.geo import EARTH_RADIUS_KM
+from nodeplan.model.queueing import mmc_wait_s
+from nodeplan.model.rtt import RttModel, default_rtt_model
+from nodeplan.model.timing import TimingParams, cold_start_s, executor_factor, service_s_by_node
 from nodeplan.scenario.arrays import ScenarioArrays, compile_scenario
 from nodeplan.scenario.model import Model, Role, Scenario, VerificationMode
 

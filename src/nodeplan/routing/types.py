@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nodeplan.exceptions import RoutingError
-from nodeplan.latency.timing import TimeBreakdown
+from nodeplan.model.timing import TimeBreakdown
 from nodeplan.scenario.model import VerificationMode
 
 __all__ = ["IndependenceReport", "PairShare", "Request", "Route"]

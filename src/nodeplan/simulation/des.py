@@ -35,8 +35,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nodeplan.exceptions import NoRouteError, SimulationError
-from nodeplan.latency.rtt import RttModel
-from nodeplan.latency.timing import TimingParams
+from nodeplan.model.rtt import RttModel
+from nodeplan.model.timing import TimingParams
 from nodeplan.routing.policies import get_policy
 from nodeplan.routing.router import complete, route
 from nodeplan.routing.state import RouterState

@@ -42,9 +42,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nodeplan.exceptions import SimulationError
-from nodeplan.latency.rtt import RttModel, default_rtt_model
-from nodeplan.metrics.failure import Outcome, ServingModel
 from nodeplan.metrics.graph import complete_codes, fill_providers_from_asn
+from nodeplan.metrics.serving import Outcome, ServingModel
+from nodeplan.model.rtt import RttModel, default_rtt_model
 from nodeplan.scenario.arrays import ScenarioArrays, compile_scenario
 from nodeplan.scenario.model import Role, Scenario
 from nodeplan.simulation.backends import check_backend, run_chunks_ray

@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nodeplan.exceptions import SimulationError
-from nodeplan.metrics.failure import Outcome
+from nodeplan.metrics.serving import Outcome
 from nodeplan.simulation.sampling import FailureDomains
 
 __all__ = [

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nodeplan.exceptions import LatencyModelError
-from nodeplan.latency.fit import (
+from nodeplan.model.fit import (
     WONDERPROXY_MISLOCATED,
     Estimator,
     build_fit_document,
@@ -27,9 +27,9 @@ from nodeplan.latency.fit import (
     load_wonderproxy,
     main,
 )
-from nodeplan.latency.geo import fiber_rtt_ms, great_circle_km
-from nodeplan.latency.matrix_io import load_rtt_matrix
-from nodeplan.latency.rtt import LinearRtt, MeasuredRtt, RttModel, default_rtt_model
+from nodeplan.model.geo import fiber_rtt_ms, great_circle_km
+from nodeplan.model.matrix_io import load_rtt_matrix
+from nodeplan.model.rtt import LinearRtt, MeasuredRtt, RttModel, default_rtt_model
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "latency"
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"shared latency data not found at {DATA}")
@@ -172,7 +172,7 @@ def test_holdout_split_is_seeded_and_disjoint():
 
 
 def _shipped() -> dict:
-    return json.loads(resources.files("nodeplan.latency").joinpath("data", "rtt_fit.json").read_text("utf-8"))
+    return json.loads(resources.files("nodeplan.model").joinpath("data", "rtt_fit.json").read_text("utf-8"))
 
 
 def test_shipped_file_is_final_and_names_its_sources():

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from nodeplan.latency.rtt import RttModel
+from nodeplan.model.rtt import RttModel
 from nodeplan.scenario.arrays import ScenarioArrays
 from nodeplan.scenario.model import Model, Role, VerificationMode
 

@@ -1,6 +1,6 @@
 """Round-trip time between two points: a fitted ``a + b·km`` line, or a measured matrix that overrides it.
 
-Two fits ship with the package (``data/rtt_fit.json``, produced by :mod:`nodeplan.latency.fit` from
+Two fits ship with the package (``data/rtt_fit.json``, produced by :mod:`nodeplan.model.fit` from
 ``../shared/data/latency``): ``public`` (WonderProxy city-to-city pings over the public internet) and
 ``backbone`` (AWS inter-region p50, standing in for any provider's private backbone between two of its own
 sites). A prediction is never below the fibre floor ``km / 100`` ms.
@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from nodeplan.exceptions import LatencyModelError
-from nodeplan.latency.geo import fiber_rtt_ms, great_circle_km
+from nodeplan.model.geo import fiber_rtt_ms, great_circle_km
 
 __all__ = ["LinearRtt", "MeasuredRtt", "RttModel", "default_rtt_model"]
 
@@ -163,7 +163,7 @@ class RttModel:
 @cache
 def default_rtt_model() -> RttModel:
     """The RTT model fitted on ``../shared/data/latency`` (coefficients shipped in ``data/rtt_fit.json``)."""
-    raw = json.loads(resources.files("nodeplan.latency").joinpath("data", "rtt_fit.json").read_text("utf-8"))
+    raw = json.loads(resources.files("nodeplan.model").joinpath("data", "rtt_fit.json").read_text("utf-8"))
     pub, bb = raw["public"], raw["backbone"]
     return RttModel(
         public=LinearRtt(float(pub["a_ms"]), float(pub["b_ms_per_km"]), str(pub.get("source", ""))),

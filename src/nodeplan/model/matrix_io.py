@@ -19,7 +19,7 @@ import math
 from pathlib import Path
 
 from nodeplan.exceptions import LatencyModelError
-from nodeplan.latency.rtt import MeasuredRtt
+from nodeplan.model.rtt import MeasuredRtt
 
 __all__ = ["RTT_MATRIX_COLUMNS", "load_rtt_matrix"]
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nodeplan.latency.geo import great_circle_km
-from nodeplan.latency.rtt import LinearRtt, MeasuredRtt, RttModel
-from nodeplan.latency.timing import (
+from nodeplan.model.geo import great_circle_km
+from nodeplan.model.rtt import LinearRtt, MeasuredRtt, RttModel
+from nodeplan.model.timing import (
     TimingParams,
     cold_start_s,
     executor_factor,
