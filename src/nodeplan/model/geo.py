@@ -1,11 +1,25 @@
-"""Great-circle distance and the physical lower bound on round-trip time."""
+"""Great-circle distance and the physical lower bound on round-trip time: the one implementation.
+
+Every distance in nodeplan goes through :func:`central_angle` on unit vectors (the chord form of the
+haversine formula: ``angle = 2 asin(|u1 - u2| / 2)``, exact for any separation and numerically stable
+for short ones). :func:`great_circle_km` wraps it for points in degrees; the router keeps the nodes'
+unit vectors (:func:`unit_vectors`) and calls :func:`central_angle` directly on its hot path, so both
+give the same float for the same pair.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["EARTH_RADIUS_KM", "FIBER_KM_PER_MS", "fiber_rtt_ms", "great_circle_km"]
+__all__ = [
+    "EARTH_RADIUS_KM",
+    "FIBER_KM_PER_MS",
+    "central_angle",
+    "fiber_rtt_ms",
+    "great_circle_km",
+    "unit_vectors",
+]
 
 #: Mean Earth radius (IUGG), km — the convention of ``../shared/data/latency/README``.
 EARTH_RADIUS_KM = 6371.0
@@ -13,10 +27,48 @@ EARTH_RADIUS_KM = 6371.0
 FIBER_KM_PER_MS = 200.0
 
 
+def unit_vectors(lat: ArrayLike, lon: ArrayLike) -> NDArray[np.float64]:
+    """Unit vectors of points given in degrees, shape ``(3, *broadcast shape)``.
+
+    x points to (0°, 0°), y to (0°, 90°E), z to the north pole.
+
+    >>> unit_vectors(0.0, 90.0).round(12).tolist()
+    [0.0, 1.0, 0.0]
+    """
+    la = np.radians(np.asarray(lat, dtype=float))
+    lo = np.radians(np.asarray(lon, dtype=float))
+    la, lo = np.broadcast_arrays(la, lo)
+    c = np.cos(la)
+    return np.stack([c * np.cos(lo), c * np.sin(lo), np.sin(la)])
+
+
+def central_angle(u: NDArray[np.float64], v: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Central angle, radians, between unit vectors ``u`` and ``v`` (axis 0 holds x, y, z; broadcasts).
+
+    ``2 asin(min(1, |u - v| / 2))``; computed element by element (no BLAS reduction), so a value does
+    not depend on what else is computed with it.
+
+    >>> float(central_angle(unit_vectors(0, 0), unit_vectors(0, 180))) == float(np.pi)
+    True
+    """
+    d = u[0] - v[0]
+    d2 = d * d
+    d = u[1] - v[1]
+    d2 += d * d
+    d = u[2] - v[2]
+    d2 = np.asarray(d2 + d * d)  # an array even for one pair, so the steps below work in place
+    np.sqrt(d2, out=d2)
+    d2 *= 0.5
+    np.minimum(d2, 1.0, out=d2)
+    np.arcsin(d2, out=d2)
+    d2 *= 2.0
+    return d2
+
+
 def great_circle_km(
     lat1: ArrayLike, lon1: ArrayLike, lat2: ArrayLike, lon2: ArrayLike
 ) -> NDArray[np.float64]:
-    """Haversine distance in km between points given in degrees; broadcasts like numpy.
+    """Great-circle distance in km between points given in degrees; broadcasts like numpy.
 
     Examples
     --------
@@ -25,11 +77,7 @@ def great_circle_km(
     >>> float(great_circle_km(0.0, 0.0, 0.0, 0.0))
     0.0
     """
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dphi = p2 - p1
-    dlmb = np.radians(np.asarray(lon2, dtype=float) - np.asarray(lon1, dtype=float))
-    h = np.sin(dphi / 2.0) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlmb / 2.0) ** 2
-    return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+    return EARTH_RADIUS_KM * central_angle(unit_vectors(lat1, lon1), unit_vectors(lat2, lon2))
 
 
 def fiber_rtt_ms(km: ArrayLike) -> NDArray[np.float64]:

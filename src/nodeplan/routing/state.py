@@ -29,36 +29,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nodeplan.exceptions import RoutingError
-from nodeplan.model.geo import EARTH_RADIUS_KM
+from nodeplan.model.geo import EARTH_RADIUS_KM, central_angle, unit_vectors
 from nodeplan.model.queueing import mmc_wait_s
-from nodeplan.model.rtt import RttModel, default_rtt_model
+from nodeplan.model.rtt import LinearRtt, RttModel, default_rtt_model
 from nodeplan.model.timing import TimingParams, cold_start_s, executor_factor, service_s_by_node
 from nodeplan.scenario.arrays import ScenarioArrays, compile_scenario
 from nodeplan.scenario.model import Model, Role, Scenario, VerificationMode
 
-__all__ = ["RouterState", "unit_vectors"]
+__all__ = ["RouterState"]
 
 _HOP_CACHE_CELLS = 8_000_000  # hop RTT rows kept, in cells (64 MB)
-
-
-def unit_vectors(lat: NDArray[np.float64], lon: NDArray[np.float64]) -> NDArray[np.float64]:
-    """(3, n) unit vectors of points given in degrees (x towards lon 0, z towards the north pole)."""
-    la, lo = np.radians(lat), np.radians(lon)
-    return np.stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)])
-
-
-@dataclass(frozen=True)
-class _Fit:
-    """RTT line in the form the hot path uses: ``a_ms + k_ms * central angle``."""
-
-    a_ms: float
-    k_ms: float  # R b, ms per radian
-    floor: bool  # the fibre floor km/100 can bind (b < 0.01 ms/km)
-    b_ms_per_km: float
-
-
-def _fit(a_ms: float, b_ms_per_km: float) -> _Fit:
-    return _Fit(a_ms, EARTH_RADIUS_KM * b_ms_per_km, b_ms_per_km < 0.01, b_ms_per_km)
 
 
 class RouterState:
@@ -93,8 +73,8 @@ class RouterState:
         self.models: tuple[Model, ...] = tuple(scenario.models)
         self.model_col: dict[str, int] = {mid: j for j, mid in enumerate(a.model_ids)}
         self.node_row: dict[str, int] = {nid: i for i, nid in enumerate(a.node_ids)}
-        self.public = _fit(rtt.public.a_ms, rtt.public.b_ms_per_km)
-        self.backbone = _fit(rtt.backbone.a_ms, rtt.backbone.b_ms_per_km)
+        self.public = rtt.public
+        self.backbone = rtt.backbone
         self.xyz3 = np.ascontiguousarray(unit_vectors(a.lat, a.lon))  # (3, n)
         self.xyz = np.ascontiguousarray(self.xyz3.T)  # (n, 3)
         self._meas = _index_measured(rtt, a.node_ids)
@@ -349,9 +329,8 @@ class RouterState:
     ) -> NDArray[np.float64]:
         """(P, n) RTT, ms, from each (lat, lon) user position to every node.
 
-        Public-internet fit, as :meth:`RttModel.rtt_ms` (``a + b · great-circle km``, fibre floor), with
-        the angle taken as ``arccos`` of the dot product of unit vectors, within 0.1 km of haversine.
-        Where ``origins`` names a point of the measured RTT matrix (a demand source, say), its measured
+        Public-internet fit, as :meth:`RttModel.rtt_ms`: the same great-circle function
+        (:func:`~nodeplan.model.geo.central_angle` on unit vectors) and the same fit. Where ``origins`` names a point of the measured RTT matrix (a demand source, say), its measured
         RTT to a node overrides the fit. Every step is element by element (no BLAS reduction), so a
         row is bit-identical whether it is computed alone or with others.
         """
@@ -360,7 +339,7 @@ class RouterState:
             raise RoutingError(f"rtt rows: {len(lats)} latitudes but {len(lons)} longitudes")
         u = np.empty((len(lats), 3))
         for b, (la, lo) in enumerate(zip(lats, lons, strict=True)):
-            u[b] = _unit(la, lo)
+            u[b] = unit_vectors(la, lo)  # one point at a time: a row never depends on the others
         out = self._rtt_from(self.xyz3, u, self.public)
         if origins is not None and self._meas is not None:
             for b, name in enumerate(origins):
@@ -405,29 +384,11 @@ class RouterState:
         row[meas.node_rows[ok]] = vals[ok]
 
     @staticmethod
-    def _rtt_from(xyz3: NDArray[np.float64], u: NDArray[np.float64], fit: _Fit) -> NDArray[np.float64]:
+    def _rtt_from(xyz3: NDArray[np.float64], u: NDArray[np.float64], fit: LinearRtt) -> NDArray[np.float64]:
         """(P, n) RTT, ms, from each unit vector ``u[p]`` (P, 3) to each column of ``xyz3`` (3, n)."""
-        d = xyz3[0] * u[:, 0:1]
-        d += xyz3[1] * u[:, 1:2]
-        d += xyz3[2] * u[:, 2:3]
-        np.minimum(d, 1.0, out=d)
-        np.maximum(d, -1.0, out=d)
-        np.arccos(d, out=d)  # central angle, radians
-        if fit.floor:
-            km = d * EARTH_RADIUS_KM
-            d *= fit.k_ms
-            d += fit.a_ms
-            np.maximum(d, km / 100.0, out=d)
-            return d
-        d *= fit.k_ms
-        d += fit.a_ms
-        return d
-
-
-def _unit(lat: float, lon: float) -> tuple[float, float, float]:
-    """Unit vector of a point in degrees (same convention as :func:`unit_vectors`)."""
-    p, q = math.radians(lat), math.radians(lon)
-    return (math.cos(p) * math.cos(q), math.cos(p) * math.sin(q), math.sin(p))
+        km = central_angle(u.T[:, :, None], xyz3[:, None, :])
+        km *= EARTH_RADIUS_KM
+        return fit.rtt_ms_km(km)
 
 
 @dataclass(frozen=True)
