@@ -5,7 +5,7 @@ per-entity weights and all measures (Nakamoto 50% and 1/3, HHI, entropy, effecti
 top-1/top-3, unknown share), the effective number of independent failure domains (inclusion-exclusion
 over the independence dimensions), and the single-domain failure table (nodes, weight, capacity and
 stake lost per value of each dependency dimension, sorted). Ours starts from the numpy view
-(``compile_scenario``), pandas from a DataFrame of the same nodes; building each input is timed apart.
+(``compile_network``), pandas from a DataFrame of the same nodes; building each input is timed apart.
 Both run the same number of times (best of ``REPEATS``). The two results must agree, or the bench raises:
 per measure cut, Nakamoto 50%/1/3 exactly and HHI, entropy, Gini, Theil, top-1, top-3 and the unknown
 share within 1e-9; the effective domains within 1e-9 relative; per failure row, the node count exactly and
@@ -26,7 +26,7 @@ import pandas as pd
 
 from nodeplan.metrics.audit import audit_scenario
 from nodeplan.metrics.graph import ancestor_closure
-from nodeplan.scenario.arrays import compile_scenario
+from nodeplan.model.codes import compile_network
 from nodeplan.scenario.importers import import_nodes
 from nodeplan.scenario.model import DEPENDENCY_DIMENSIONS, Role
 
@@ -153,7 +153,7 @@ def main() -> None:
     scn = import_nodes(path, "ethereum").scenario
     t_import = time.perf_counter() - t
     t = time.perf_counter()
-    arrays = compile_scenario(scn)
+    arrays = compile_network(scn)
     t_compile = time.perf_counter() - t
 
     ours_s, res = _best(lambda: audit_scenario(scn, "count", arrays=arrays))
@@ -181,7 +181,7 @@ def main() -> None:
         f"{len(res.failure_rows)} failure rows"
     )
     print(
-        f"  input: import CSV {t_import:.2f} s, compile_scenario {t_compile:.2f} s, pandas DataFrame {t_frame:.2f} s"
+        f"  input: import CSV {t_import:.2f} s, compile_network {t_compile:.2f} s, pandas DataFrame {t_frame:.2f} s"
     )
     print(f"  nodeplan audit_scenario (best of {REPEATS}): {ours_s * 1000:.0f} ms")
     print(f"  pandas groupby baseline (best of {REPEATS}): {pandas_s * 1000:.0f} ms")
@@ -190,7 +190,7 @@ def main() -> None:
     )
     print(
         f"  ratio pandas / nodeplan: {pandas_s / ours_s:.1f}x   (goal: audit under 1 s: "
-        f"{'met' if ours_s < 1.0 else 'NOT met'}; with compile_scenario: {ours_s + t_compile:.2f} s)"
+        f"{'met' if ours_s < 1.0 else 'NOT met'}; with compile_network: {ours_s + t_compile:.2f} s)"
     )
     print(f"  headline: {res.headline}")
 

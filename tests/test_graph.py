@@ -7,14 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nodeplan.metrics.graph import (
-    ancestor_closure,
-    complete_codes,
-    component_labels,
-    independent_domains,
-    shared_probability,
-)
+from nodeplan.metrics.graph import component_labels, independent_domains, shared_probability
 from nodeplan.metrics.measures import effective_entities_hhi
+from nodeplan.model.codes import ancestor_closure, complete_codes
 from nodeplan.scenario.arrays import compile_scenario
 from nodeplan.scenario.model import Node, Scenario
 

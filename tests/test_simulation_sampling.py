@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nodeplan.exceptions import SimulationError
-from nodeplan.metrics.graph import complete_codes, fill_providers_from_asn
+from nodeplan.model.codes import complete_codes, fill_providers_from_asn
 from nodeplan.scenario.arrays import compile_scenario
 from nodeplan.scenario.io import parse_scenario
 from nodeplan.simulation.montecarlo import run_trials

@@ -31,8 +31,6 @@ from nodeplan.exceptions import ScenarioError
 from nodeplan.metrics.failure import FailureRow, failure_table
 from nodeplan.metrics.graph import (
     DomainSummary,
-    complete_codes,
-    fill_providers_from_asn,
     independent_domains,
 )
 from nodeplan.metrics.measures import (
@@ -44,6 +42,7 @@ from nodeplan.metrics.measures import (
 )
 from nodeplan.metrics.schema import SCHEMA_VERSION
 from nodeplan.metrics.serving import Outcome
+from nodeplan.model.codes import complete_arrays
 from nodeplan.model.rtt import RttModel, default_rtt_model
 from nodeplan.scenario.arrays import ScenarioArrays, compile_scenario
 from nodeplan.scenario.model import DEPENDENCY_DIMENSIONS, Role, Scenario
@@ -372,9 +371,9 @@ def audit_scenario(
     rtt : RTT model for the serving check (default: :func:`~nodeplan.model.rtt.default_rtt_model`); a
         model ``with_measured(...)`` uses measured RTTs for the (source, node) and (node, node) pairs it has
     top_k : largest entities listed per measure
-    arrays : ``compile_scenario(scenario)`` when the caller already has it (saves its build time)
+    arrays : ``compile_network(scenario)`` when the caller already has it (saves its build time)
     derive_providers : derive a missing provider from the node's ASN
-        (:func:`~nodeplan.metrics.graph.fill_providers_from_asn`); the result lists what was derived
+        (:func:`~nodeplan.model.codes.fill_providers_from_asn`); the result lists what was derived
 
     Raises
     ------
@@ -393,10 +392,9 @@ def audit_scenario(
     arrays = compile_scenario(scenario) if arrays is None else arrays
     if cluster:
         arrays = cluster_first_word(arrays, tuple(cluster))
-    codes = complete_codes(arrays)
-    derived: tuple[tuple[str, int], ...] = ()
-    if derive_providers:
-        arrays, codes, derived = fill_providers_from_asn(arrays, codes)
+    arrays = complete_arrays(arrays, derive_providers=derive_providers)  # idempotent on completed arrays
+    codes = arrays.dim_codes
+    derived = arrays.derived_providers
     weights = _weights(arrays, w_enum)
     masks = _role_masks(arrays, roles)
     has_data = [bool(np.any(codes[:, k] >= 0)) for k in range(len(arrays.dims))]

@@ -1,7 +1,7 @@
 """The single-domain failure table: what the loss of each provider, ASN, country, operator... does.
 
 For every known value ``v`` of every dimension, the nodes with that value (after
-:func:`~nodeplan.metrics.graph.complete_codes`, so losing a provider also loses the data centers known to
+:func:`~nodeplan.model.codes.complete_codes`, so losing a provider also loses the data centers known to
 be its) go down together, and the table reports:
 
 ``share_lost``
@@ -200,7 +200,7 @@ def failure_table(
 
     Parameters
     ----------
-    codes : (n, d) dimension codes, normally from :func:`~nodeplan.metrics.graph.complete_codes`
+    codes : (n, d) dimension codes, normally from :func:`~nodeplan.model.codes.complete_codes`
     dims : dimensions to fail (default: all of ``arrays.dims``)
     weights : (n,) the audit's weight per node, for ``share_lost`` (default: 1 per node)
     """

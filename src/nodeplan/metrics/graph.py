@@ -9,8 +9,8 @@ Each node depends on one value per dependency dimension; some dimensions nest (D
 Two nodes **share a dependency** when they have a common *known* ancestor: the same provider, the same
 ASN, the same data center (hence its region and provider), ... An unknown value (code ``-1``) is never a
 shared ancestor. Where a node's parent is unknown but its child value (e.g. the data center) occurs on
-other nodes with exactly one known parent, :func:`complete_codes` fills it in: a data center seen as
-Hetzner's on one node is Hetzner's on all.
+other nodes with exactly one known parent, :func:`~nodeplan.model.codes.complete_codes` fills it in (at compile time, once for every part): a
+data center seen as Hetzner's on one node is Hetzner's on all.
 
 Effective number of independent failure domains
 -----------------------------------------------
@@ -30,146 +30,20 @@ that no chain of shared dependencies links.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
+from nodeplan.model.codes import ancestor_closure
 from nodeplan.scenario.arrays import ScenarioArrays
-from nodeplan.scenario.providers import ProviderMap, default_provider_map
 
 __all__ = [
-    "HIERARCHY",
     "DomainSummary",
-    "ancestor_closure",
-    "complete_codes",
     "component_labels",
-    "fill_providers_from_asn",
     "independent_domains",
     "shared_probability",
 ]
-
-#: Child dimension -> parent dimension (the nesting of DESIGN.md's dependency graph).
-HIERARCHY: dict[str, str] = {
-    "data_center": "provider_region",
-    "provider_region": "provider",
-    "country": "jurisdiction",
-}
-
-
-def _ancestors(dim: str) -> list[str]:
-    out = []
-    while dim in HIERARCHY:
-        dim = HIERARCHY[dim]
-        out.append(dim)
-    return out
-
-
-def ancestor_closure(dims: tuple[str, ...] | list[str], available: tuple[str, ...]) -> tuple[str, ...]:
-    """``dims`` plus every ancestor of them that ``available`` has, in ``available`` order.
-
-    >>> ancestor_closure(["data_center", "asn"], ("provider", "provider_region", "data_center", "asn"))
-    ('provider', 'provider_region', 'data_center', 'asn')
-    """
-    want = set(dims)
-    for d in dims:
-        want.update(_ancestors(d))
-    return tuple(d for d in available if d in want)
-
-
-def complete_codes(arrays: ScenarioArrays) -> NDArray[np.int32]:
-    """``arrays.dim_codes`` with unknown ancestors filled in from their children where unambiguous.
-
-    For each pair (child, ancestor) of :data:`HIERARCHY` (transitively: a data center also implies its
-    provider), nodes with a known child value and an unknown ancestor take the ancestor value that all
-    other nodes with that child value agree on. Conflicting evidence (a colocation site seen under two
-    providers) fills nothing. Known values are never changed. Vectorised with ``np.minimum.at``.
-    """
-    codes = arrays.dim_codes.copy()
-    pairs = [(c, a) for c in arrays.dims for a in _ancestors(c) if a in arrays.dims]
-    # Leaves first, so that a region filled from a data center can then fill the provider.
-    pairs.sort(key=lambda ca: -len(_ancestors(ca[0])))
-    for child, anc in pairs:
-        ci, ai = arrays.dim_index(child), arrays.dim_index(anc)
-        c, a = codes[:, ci], codes[:, ai]
-        nv = len(arrays.dim_values[ci])
-        both = (c >= 0) & (a >= 0)
-        if not both.any():
-            continue
-        lo = np.full(nv, np.iinfo(np.int32).max, dtype=np.int64)
-        hi = np.full(nv, -1, dtype=np.int64)
-        np.minimum.at(lo, c[both], a[both])
-        np.maximum.at(hi, c[both], a[both])
-        fill = (c >= 0) & (a < 0)
-        if not fill.any():
-            continue
-        cf = c[fill]
-        ok = (hi[cf] >= 0) & (lo[cf] == hi[cf])
-        idx = np.flatnonzero(fill)[ok]
-        codes[idx, ai] = hi[cf[ok]].astype(np.int32)
-    return codes
-
-
-def fill_providers_from_asn(
-    arrays: ScenarioArrays,
-    codes: NDArray[np.int32] | None = None,
-    mapping: ProviderMap | None = None,
-) -> tuple[ScenarioArrays, NDArray[np.int32], tuple[tuple[str, int], ...]]:
-    """Provider derived from the ASN (``nodeplan.scenario.providers``) where it is still unknown.
-
-    Runs after :func:`complete_codes`, so a provider given on the node, or implied by its data center, always
-    wins over the ASN table. An ASN the mapping does not list leaves the provider unknown (never guessed).
-    The new provider names join ``dim_values`` (kept sorted) and every provider code is remapped, in both
-    ``arrays.dim_codes`` (so a map coloured by provider sees them) and ``codes``.
-
-    Returns
-    -------
-    arrays, codes : the updated view and codes (the inputs when nothing was derived)
-    derived : ``(provider, nodes)`` for each derived provider, most nodes first
-
-    Examples
-    --------
-    >>> from nodeplan.scenario.arrays import compile_scenario
-    >>> from nodeplan.scenario.model import Node, Scenario
-    >>> nodes = [Node(id="a", lat=0, lon=0, roles={"storage"}, asn=24940),
-    ...          Node(id="b", lat=0, lon=0, roles={"storage"}, asn=64512),
-    ...          Node(id="c", lat=0, lon=0, roles={"storage"}, asn=16509, provider="my-colo")]
-    >>> a, codes, derived = fill_providers_from_asn(compile_scenario(Scenario(nodes=nodes)))
-    >>> derived, a.dim_values[a.dim_index("provider")], codes[:, a.dim_index("provider")].tolist()
-    ((('hetzner', 1),), ('hetzner', 'my-colo'), [0, -1, 1])
-    """
-    codes = arrays.dim_codes.copy() if codes is None else codes
-    if "provider" not in arrays.dims or "asn" not in arrays.dims:
-        return arrays, codes, ()
-    pk, ak = arrays.dim_index("provider"), arrays.dim_index("asn")
-    need = (codes[:, pk] < 0) & (codes[:, ak] >= 0)
-    if not need.any():
-        return arrays, codes, ()
-    table = mapping or default_provider_map()
-    asn_values = arrays.dim_values[ak]
-    wanted = np.unique(codes[need, ak])
-    by_code = {int(c): table.of_asn(int(asn_values[c])) for c in wanted}
-    found = {c: p for c, p in by_code.items() if p is not None}
-    if not found:
-        return arrays, codes, ()
-    old = arrays.dim_values[pk]
-    values = tuple(sorted(set(old) | set(found.values())))
-    index = {v: i for i, v in enumerate(values)}
-    remap = np.array([index[v] for v in old] + [-1], dtype=np.int32)  # last slot: code -1 stays -1
-    asn_to_new = np.full(len(asn_values), -1, dtype=np.int32)
-    for c, prov in found.items():
-        asn_to_new[c] = index[prov]
-    new_codes = codes.copy()
-    new_codes[:, pk] = remap[codes[:, pk]]
-    fill = need & (asn_to_new[np.maximum(codes[:, ak], 0)] >= 0)
-    new_codes[fill, pk] = asn_to_new[codes[fill, ak]]
-    dim_codes = arrays.dim_codes.copy()
-    dim_codes[:, pk] = remap[dim_codes[:, pk]]
-    dim_codes[fill, pk] = new_codes[fill, pk]
-    dim_values = tuple(values if k == pk else v for k, v in enumerate(arrays.dim_values))
-    counts = np.bincount(new_codes[fill, pk], minlength=len(values))
-    derived = tuple((values[i], int(counts[i])) for i in np.argsort(-counts, kind="stable") if counts[i] > 0)
-    return replace(arrays, dim_codes=dim_codes, dim_values=dim_values), new_codes, derived
 
 
 def component_labels(codes: NDArray[np.integer]) -> NDArray[np.int64]:

@@ -22,12 +22,13 @@ from numpy.typing import NDArray
 from nodeplan.exceptions import NoRouteError, RoutingError, ScenarioError
 from nodeplan.metrics.audit import ALL_ROLES, AuditResult, audit_scenario
 from nodeplan.metrics.failure import quorum_after_loss, unreplicated_after_loss
-from nodeplan.metrics.graph import complete_codes, fill_providers_from_asn, independent_domains
+from nodeplan.metrics.graph import independent_domains
 from nodeplan.metrics.measures import entity_weights, measure_distribution
 from nodeplan.metrics.serving import Outcome, ServingModel
+from nodeplan.model.codes import compile_network
 from nodeplan.model.rtt import RttModel
 from nodeplan.routing import Request, RouterState, route, route_batch
-from nodeplan.scenario.arrays import ScenarioArrays, compile_scenario
+from nodeplan.scenario.arrays import ScenarioArrays
 from nodeplan.scenario.io import parse_scenario
 from nodeplan.scenario.model import DEPENDENCY_DIMENSIONS, Node, NodeStatus, Role, Scenario, VerificationMode
 
@@ -321,8 +322,8 @@ def _mix(
 
 
 def compile_with_codes(scenario: Scenario) -> tuple[ScenarioArrays, NDArray[np.int32]]:
-    arrays = compile_scenario(scenario)
-    arrays, codes, _ = fill_providers_from_asn(arrays, complete_codes(arrays))
+    arrays = compile_network(scenario)
+    codes = arrays.dim_codes
     return arrays, codes
 
 

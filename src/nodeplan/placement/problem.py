@@ -23,9 +23,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nodeplan.exceptions import InfeasiblePlacementError, ScenarioError
+from nodeplan.model.codes import compile_network
 from nodeplan.model.rtt import RttModel, default_rtt_model
 from nodeplan.model.timing import executor_factor, service_s_by_node
-from nodeplan.scenario.arrays import ScenarioArrays, compile_scenario
+from nodeplan.scenario.arrays import ScenarioArrays
 from nodeplan.scenario.model import Role, Scenario, VerificationMode
 
 __all__ = [
@@ -223,7 +224,7 @@ def build_problem(scenario: Scenario, spec: PlacementSpec, rtt: RttModel | None 
         the candidates cannot meet
     """
     rtt = rtt or default_rtt_model()
-    arrays = compile_scenario(scenario)
+    arrays = compile_network(scenario)
     demanded = [d.model for d in scenario.demand]
     busy_models = {d.model for d in scenario.demand if d.rate_rps > 0}
     if spec.models is None:

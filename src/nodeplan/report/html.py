@@ -20,8 +20,8 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs, get_plotlyjs_version
 
 from nodeplan.metrics.audit import ALL_ROLES, AuditResult
-from nodeplan.metrics.graph import fill_providers_from_asn
-from nodeplan.scenario.arrays import ScenarioArrays, compile_scenario
+from nodeplan.model.codes import compile_network
+from nodeplan.scenario.arrays import ScenarioArrays
 from nodeplan.scenario.model import Scenario
 
 __all__ = [
@@ -208,9 +208,12 @@ def audit_figures(
     result: AuditResult, scenario: Scenario, *, arrays: ScenarioArrays | None = None, role: str | None = None
 ) -> dict[str, go.Figure]:
     """The three figures of the report: ``map``, ``concentration`` and ``failures``."""
-    a = compile_scenario(scenario) if arrays is None else arrays
-    if result.derived_providers:  # colour the map by the providers the audit derived from ASNs
-        a = fill_providers_from_asn(a)[0]
+    # colour the map by the providers the audit derived from ASNs, when it derived any
+    a = (
+        compile_network(scenario, derive_providers=bool(result.derived_providers))
+        if arrays is None
+        else arrays
+    )
     main = role or (result.roles[0] if result.roles else ALL_ROLES)
     return {
         "map": _map_figure(a),

@@ -29,11 +29,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nodeplan.exceptions import RoutingError
+from nodeplan.model.codes import compile_network
 from nodeplan.model.geo import EARTH_RADIUS_KM, central_angle, unit_vectors
 from nodeplan.model.queueing import mmc_wait_s
 from nodeplan.model.rtt import LinearRtt, RttModel, default_rtt_model
 from nodeplan.model.timing import TimingParams, cold_start_s, executor_factor, service_s_by_node
-from nodeplan.scenario.arrays import ScenarioArrays, compile_scenario
+from nodeplan.scenario.arrays import ScenarioArrays
 from nodeplan.scenario.model import Model, Role, Scenario, VerificationMode
 
 __all__ = ["RouterState"]
@@ -138,7 +139,7 @@ class RouterState:
         """
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         return cls(
-            scenario, compile_scenario(scenario), rtt or default_rtt_model(), params or TimingParams(), rng
+            scenario, compile_network(scenario), rtt or default_rtt_model(), params or TimingParams(), rng
         )
 
     def copy(self) -> RouterState:

@@ -39,6 +39,8 @@ class ScenarioArrays:
     dims : dimension names, column order of ``dim_codes``
     dim_codes : (n, d) int32, index into ``dim_values[k]`` or -1 when unknown
     dim_values : per dimension, the distinct known values (sorted)
+    derived_providers : ``(provider, nodes)`` derived from ASNs when the codes were completed
+        (:func:`nodeplan.model.codes.compile_network`); empty for raw arrays
     """
 
     node_ids: tuple[str, ...]
@@ -61,6 +63,7 @@ class ScenarioArrays:
     dims: tuple[str, ...]
     dim_codes: NDArray[np.int32]
     dim_values: tuple[tuple[str, ...], ...]
+    derived_providers: tuple[tuple[str, int], ...] = ()
 
     @property
     def n_nodes(self) -> int:
@@ -85,7 +88,11 @@ class ScenarioArrays:
 
 
 def compile_scenario(scenario: Scenario) -> ScenarioArrays:
-    """Build the :class:`ScenarioArrays` view of ``scenario`` (O(n·(m+d)))."""
+    """Build the raw :class:`ScenarioArrays` view of ``scenario`` (O(n·(m+d))), codes as written.
+
+    Every part of nodeplan uses :func:`nodeplan.model.codes.compile_network` instead, which completes
+    the dependency codes once.
+    """
     nodes = scenario.nodes
     model_ids = tuple(m.id for m in scenario.models)
     col = {mid: j for j, mid in enumerate(model_ids)}

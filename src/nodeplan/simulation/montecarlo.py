@@ -42,10 +42,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nodeplan.exceptions import SimulationError
-from nodeplan.metrics.graph import complete_codes, fill_providers_from_asn
 from nodeplan.metrics.serving import Outcome, ServingModel
+from nodeplan.model.codes import compile_network
 from nodeplan.model.rtt import RttModel, default_rtt_model
-from nodeplan.scenario.arrays import ScenarioArrays, compile_scenario
+from nodeplan.scenario.arrays import ScenarioArrays
 from nodeplan.scenario.model import Role, Scenario
 from nodeplan.simulation.backends import check_backend, run_chunks_ray
 from nodeplan.simulation.result import MonteCarloResult, TrialOutcomes, check_summary_args, summarise
@@ -103,9 +103,8 @@ class TrialEvaluator:
     """
 
     def __init__(self, scenario: Scenario, rtt: RttModel | None = None) -> None:
-        arrays = compile_scenario(scenario)
-        codes = complete_codes(arrays)
-        arrays, codes, _ = fill_providers_from_asn(arrays, codes)
+        arrays = compile_network(scenario)
+        codes = arrays.dim_codes
         self.scenario = scenario
         self.arrays: ScenarioArrays = arrays
         self.domains: FailureDomains = failure_domains(scenario, arrays, codes)

@@ -8,8 +8,8 @@ affected by that dimension (there is no "unknown" domain).
 
 The hierarchy of DESIGN.md (``data_center -> provider_region -> provider``, ``country ->
 jurisdiction``) propagates through the codes: they come from
-:func:`~nodeplan.metrics.graph.complete_codes` (and, as in the audit,
-:func:`~nodeplan.metrics.graph.fill_providers_from_asn`), so a node whose data center is known to be
+:func:`~nodeplan.model.codes.complete_codes` (and, as in the audit,
+:func:`~nodeplan.model.codes.fill_providers_from_asn`), so a node whose data center is known to be
 Hetzner's *is* a Hetzner node, and the failure of provider ``hetzner`` takes it down with every other
 node of that provider -- all its regions and data centers. A region or data center failure takes down
 only its own nodes.
@@ -93,7 +93,7 @@ def failure_domains(scenario: Scenario, arrays: ScenarioArrays, codes: NDArray[n
     Parameters
     ----------
     arrays : the scenario's arrays (after provider derivation, if any, so that ``dim_values`` match)
-    codes : (n, d) completed codes (:func:`~nodeplan.metrics.graph.complete_codes`)
+    codes : (n, d) completed codes (:func:`~nodeplan.model.codes.complete_codes`)
 
     Raises
     ------
