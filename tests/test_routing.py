@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from nodeplan.exceptions import NodeplanError, NoRouteError, RoutingError
+from nodeplan.model.independence import SelectionStatus
 from nodeplan.model.rtt import default_rtt_model
 from nodeplan.routing import (
     POLICIES,
@@ -20,7 +21,6 @@ from nodeplan.routing import (
     select_independent,
     weighted_policy,
 )
-from nodeplan.routing.independence import SelectionStatus
 from nodeplan.routing.policies import register_policy
 from nodeplan.routing.scorers import SCORERS
 from nodeplan.scenario.model import Model, Policy, Scenario

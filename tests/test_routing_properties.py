@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from nodeplan.exceptions import NoRouteError
 from nodeplan.model.geo import great_circle_km
+from nodeplan.model.independence import SelectionStatus
 from nodeplan.model.rtt import default_rtt_model
 from nodeplan.routing import POLICIES, Request, Route, RouterState, route, route_batch, select_independent
-from nodeplan.routing.independence import SelectionStatus
 from nodeplan.scenario.model import Model, Node, NodeStatus, Role, Scenario, VerificationMode
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

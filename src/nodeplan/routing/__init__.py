@@ -4,8 +4,8 @@
 ['cheapest', 'latency-only', 'least-loaded']
 """
 
+from nodeplan.model.independence import IndependenceReport, PairShare, independence_report, select_independent
 from nodeplan.routing.batch import RouteBatch, route_batch
-from nodeplan.routing.independence import independence_report, select_independent
 from nodeplan.routing.policies import (
     BASELINES,
     POLICIES,
@@ -17,7 +17,7 @@ from nodeplan.routing.policies import (
 from nodeplan.routing.router import complete, route
 from nodeplan.routing.scorers import SCORERS, ScoreContext, VerifierContext, register_scorer
 from nodeplan.routing.state import RouterState
-from nodeplan.routing.types import IndependenceReport, PairShare, Request, Route
+from nodeplan.routing.types import Request, Route
 
 __all__ = [
     "BASELINES",

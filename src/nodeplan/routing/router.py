@@ -37,12 +37,18 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nodeplan.exceptions import NoRouteError, RoutingError
+from nodeplan.model.independence import (
+    IndependenceReport,
+    Selection,
+    SelectionStatus,
+    independence_report,
+    select_independent,
+)
 from nodeplan.model.timing import TimeBreakdown, verify_check_s
-from nodeplan.routing.independence import Selection, SelectionStatus, independence_report, select_independent
 from nodeplan.routing.policies import RoutingPolicy, get_policy
 from nodeplan.routing.scorers import ScoreContext, VerifierContext
 from nodeplan.routing.state import RouterState
-from nodeplan.routing.types import IndependenceReport, Request, Route
+from nodeplan.routing.types import Request, Route
 from nodeplan.scenario.model import Role, VerificationMode
 
 __all__ = ["complete", "route"]

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from nodeplan.exceptions import RoutingError
+from nodeplan.model.independence import IndependenceReport
 from nodeplan.model.timing import TimeBreakdown
 from nodeplan.scenario.model import VerificationMode
 
-__all__ = ["IndependenceReport", "PairShare", "Request", "Route"]
+__all__ = ["Request", "Route"]
 
 
 @dataclass(frozen=True)
@@ -80,43 +81,6 @@ class Request:
             raise RoutingError(f"policy: must be a policy name (got {self.policy!r})")
         if self.origin is not None and (not isinstance(self.origin, str) or not self.origin):
             raise RoutingError(f"origin: must be a non-empty place name or None (got {self.origin!r})")
-
-
-@dataclass(frozen=True)
-class PairShare:
-    """The dependency dimensions two nodes of a route share (``shared``) or cannot be compared on
-    because one of them has no value (``unknown``; an unknown value never counts as shared)."""
-
-    a: str
-    b: str
-    shared: tuple[str, ...]
-    unknown: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class IndependenceReport:
-    """Which dimensions the executor and each verifier share, pair by pair.
-
-    ``pairs`` lists executor-verifier pairs first (in verifier order), then verifier-verifier pairs.
-    """
-
-    dims: tuple[str, ...]
-    pairs: tuple[PairShare, ...]
-
-    @property
-    def compliant(self) -> bool:
-        """True when no pair shares any of ``dims``."""
-        return not any(p.shared for p in self.pairs)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able mapping."""
-        return {
-            "dims": list(self.dims),
-            "compliant": self.compliant,
-            "pairs": [
-                {"a": p.a, "b": p.b, "shared": list(p.shared), "unknown": list(p.unknown)} for p in self.pairs
-            ],
-        }
 
 
 @dataclass(frozen=True)

@@ -1,31 +1,83 @@
 """Choosing K verifiers independent of the executor and of each other, and reporting what they share.
 
 Two nodes *share* dimension ``d`` when both have a known value there and the values are equal; an
-unknown value (code ``-1``) never counts as shared but is reported as unknown.
+unknown value (code ``-1``) never counts as shared but is reported as unknown. The codes are the
+completed ones of :func:`nodeplan.model.codes.compile_network`, so the router, the audit and the planner
+agree on which pairs share a dependency.
 
-Selection (:func:`select_independent`), candidates ranked by a cost vector (lower is better):
+Selection (:func:`select_independent`), candidates ranked by a cost vector (lower is better). The verifiers
+work in parallel, so a set is as slow as its costliest member: the rule is the compliant set with the
+**smallest largest cost** (the bottleneck), ties to the cheaper positions in (cost, row) order:
 
 1. **Greedy**: take the cheapest candidate that shares nothing with the executor and with the
-   verifiers already taken; repeat K times. O(K · n · d) numpy, no sort.
-2. If greedy gets stuck (an early cheap pick blocks the rest), an **exact depth-first search** over
-   the candidates compatible with the executor, in cost order, pruned by counting distinct values per
-   dimension; it finds a compliant set whenever one exists, unless it exceeds ``max_expansions``
-   search nodes (then the route is reported degraded with that reason).
+   verifiers already taken; repeat K times. O(K · n · d) numpy, no sort. For K = 1 this is the answer.
+2. For K >= 2, an **exact search** then checks whether a set with a smaller bottleneck exists: for each
+   candidate in cost order, below the greedy set's bottleneck, a depth-first search for K - 1 partners
+   among the cheaper candidates compatible with it (pruned by counting distinct values per dimension).
+   When greedy gets stuck, the same search runs over every candidate. It finds the min-bottleneck
+   compliant set whenever one exists, unless it exceeds ``max_expansions`` search nodes (then: the
+   greedy set if it had one, otherwise the route is reported degraded with that reason).
 3. If no compliant set exists: the **best available** set, built greedily to minimise the number of
    shared (pair, dimension) links, then cost; the caller marks the route degraded.
-"""
 
+Removing candidates never lowers the bottleneck of the chosen compliant set (it is a minimum over fewer
+sets), which keeps "served" and "verified" monotone under failures (the audit's property tests).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from nodeplan.routing.types import IndependenceReport, PairShare
+__all__ = [
+    "IndependenceReport",
+    "PairShare",
+    "Selection",
+    "SelectionStatus",
+    "conflicts",
+    "independence_report",
+    "select_independent",
+]
 
-__all__ = ["Selection", "SelectionStatus", "conflicts", "independence_report", "select_independent"]
+
+@dataclass(frozen=True)
+class PairShare:
+    """The dependency dimensions two nodes of a route share (``shared``) or cannot be compared on
+    because one of them has no value (``unknown``; an unknown value never counts as shared)."""
+
+    a: str
+    b: str
+    shared: tuple[str, ...]
+    unknown: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class IndependenceReport:
+    """Which dimensions the executor and each verifier share, pair by pair.
+
+    ``pairs`` lists executor-verifier pairs first (in verifier order), then verifier-verifier pairs.
+    """
+
+    dims: tuple[str, ...]
+    pairs: tuple[PairShare, ...]
+
+    @property
+    def compliant(self) -> bool:
+        """True when no pair shares any of ``dims``."""
+        return not any(p.shared for p in self.pairs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able mapping."""
+        return {
+            "dims": list(self.dims),
+            "compliant": self.compliant,
+            "pairs": [
+                {"a": p.a, "b": p.b, "shared": list(p.shared), "unknown": list(p.unknown)} for p in self.pairs
+            ],
+        }
 
 
 class SelectionStatus(StrEnum):
@@ -118,8 +170,7 @@ def select_independent(
     ok = eligible & ~conflicts(codes, executor)
     # 1. greedy
     chosen: list[int] = []
-    live = ok.copy()
-    masked = np.where(live, cost, np.inf)
+    masked = np.where(ok, cost, np.inf)
     for _ in range(k):
         i = int(np.argmin(masked))
         if not np.isfinite(masked[i]):
@@ -128,16 +179,46 @@ def select_independent(
         drop = conflicts(codes, i)
         drop[i] = True
         masked[drop] = np.inf
-    if len(chosen) == k:
+    if k == 1 and chosen:
         return Selection(tuple(chosen), SelectionStatus.OK, n_eligible)
-    # 2. exact search over the executor-compatible pool
+    # 2. exact min-bottleneck search over the executor-compatible pool, in (cost, row) order
     pool = np.flatnonzero(ok)
-    pool = pool[np.argsort(cost[pool], kind="stable")]
-    found, exhausted = _search(codes, pool, k, max_expansions)
+    pool = pool[np.lexsort((pool, cost[pool]))]
+    greedy = tuple(chosen) if len(chosen) == k else None
+    upto = pool.size if greedy is None else int(np.flatnonzero(pool == greedy[-1])[0])
+    found, exhausted = _min_bottleneck(codes, pool, k, upto, max_expansions)
     if found is not None:
         return Selection(found, SelectionStatus.OK, n_eligible)
+    if greedy is not None:  # nothing cheaper (or the search gave up): greedy's set stands
+        return Selection(greedy, SelectionStatus.OK, n_eligible)
     status = SelectionStatus.BUDGET if exhausted else SelectionStatus.NO_COMPLIANT_SET
     return Selection(_best_available(codes, executor, cost, eligible, k), status, n_eligible)
+
+
+def _min_bottleneck(
+    codes: NDArray[np.int32], pool: NDArray[np.int64], k: int, upto: int, budget: int
+) -> tuple[tuple[int, ...] | None, bool]:
+    """The pairwise-independent ``k``-set of ``pool`` (in cost order) whose last member comes first,
+    looking at last members ``pool[k-1 : upto]`` only. Returns (rows in cost order or None, gave up)."""
+    spent = 0
+    for last in range(k - 1, upto):
+        c = int(pool[last])
+        before = pool[:last]
+        keep = np.ones(before.size, dtype=bool)
+        for row in codes:
+            v = row[c]
+            if v >= 0:
+                keep &= row[before] != v
+        partners = before[keep]
+        if partners.size < k - 1:
+            continue
+        found, used, exhausted = _search(codes, partners, k - 1, budget - spent)
+        spent += used
+        if found is not None:
+            return (*found, c), False
+        if exhausted:
+            return None, True
+    return None, False
 
 
 def _cheapest(cost: NDArray[np.float64], eligible: NDArray[np.bool_], k: int) -> tuple[int, ...]:
@@ -163,11 +244,13 @@ def _upper_bound(codes: NDArray[np.int32], pool: NDArray[np.int64]) -> int:
 
 def _search(
     codes: NDArray[np.int32], pool: NDArray[np.int64], k: int, budget: int
-) -> tuple[tuple[int, ...] | None, bool]:
+) -> tuple[tuple[int, ...] | None, int, bool]:
     """Depth-first search for ``k`` pairwise-independent rows of ``pool`` (kept in order).
 
-    Returns (rows or None, budget exhausted).
+    Returns (rows or None, search nodes expanded, budget exhausted).
     """
+    if k == 0:
+        return (), 0, False
     sub = codes[:, pool]
     expansions = 0
 
@@ -200,8 +283,8 @@ def _search(
 
     got = dfs(np.arange(pool.size), [])
     if got is None:
-        return None, expansions > budget
-    return tuple(int(pool[p]) for p in got), False
+        return None, expansions, expansions > budget
+    return tuple(int(pool[p]) for p in got), expansions, False
 
 
 def _best_available(
