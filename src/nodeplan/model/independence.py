@@ -23,6 +23,7 @@ work in parallel, so a set is as slow as its costliest member: the rule is the c
 Removing candidates never lowers the bottleneck of the chosen compliant set (it is a minimum over fewer
 sets), which keeps "served" and "verified" monotone under failures (the audit's property tests).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

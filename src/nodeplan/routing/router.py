@@ -44,7 +44,7 @@ from nodeplan.model.independence import (
     independence_report,
     select_independent,
 )
-from nodeplan.model.timing import TimeBreakdown, verify_check_s
+from nodeplan.model.timing import TimeBreakdown
 from nodeplan.routing.policies import RoutingPolicy, get_policy
 from nodeplan.routing.scorers import ScoreContext, VerifierContext
 from nodeplan.routing.state import RouterState
@@ -353,18 +353,8 @@ def _select(
     req: Request, state: RouterState, j: int, mode: VerificationMode, e: int, policy: RoutingPolicy
 ) -> tuple[Selection, float, float, float]:
     """Select verifiers for executor ``e``: (selection, verification ms, their price USD, max cost)."""
+    vtime, vprice = state.verifier_times(j, mode, e)
     hop = state.hop_rtt_ms(e)
-    ok = state.ver_ok[mode]
-    if mode is VerificationMode.REEXEC:
-        ok = ok & (state.capacity > 0)
-        work = state.queue_ms[j] + state.cold_ms[j] + state.svc_ms[j]
-        vtime = np.where(ok, hop + work, np.inf)
-        vprice = state.price_usd[j]
-    else:
-        check_s = verify_check_s(mode, state.params)
-        vtime = np.where(ok, hop + check_s * 1000.0, np.inf)
-        vprice = state.price_rate * check_s
-    vtime[e] = np.inf
     vctx = VerifierContext(state, req, j, mode, 1.0, hop, vtime, executor=e, verify_price_usd=vprice)
     vcost = np.asarray(policy.verifier_cost(vctx), dtype=float)
     vcost = np.where(np.isfinite(vtime) & ~np.isnan(vcost), vcost, np.inf)
