@@ -23,8 +23,15 @@ Committing a route (the default) changes the state: the executor takes a slot an
 (LRU eviction); re-executing verifiers do the same. :func:`complete` gives the slots back.
 
 With K verifiers, the policy's ``executor_candidates`` best executors are tried and the best complete
-route wins; when none of them has an independent verifier set and the policy enforces independence,
-further executors are tried in cost order (blocks of doubling size, up to ``executor_scan_limit``).
+route wins. Routes rank by (SLO missed, when the policy is SLO-aware; degraded; cost): a route within the
+SLO comes first, and among those one with independent verifiers. For each executor the independent set
+(:func:`~nodeplan.model.independence.select_independent`) is tried, and, when that route would miss the
+SLO, also the K cheapest verifiers whatever they share (a *degraded* route, flagged with the reason). So a
+request counts as served within the SLO exactly when some executor and verifier set meet it, and as
+independently verified within the SLO exactly when some independent set does; the audit's serving check
+(:mod:`nodeplan.metrics.serving`) computes the same two facts for every source at once, and removing nodes
+never raises either. While the best route so far misses the SLO or is degraded, further executors are
+tried in cost order (blocks of doubling size, up to ``executor_scan_limit``).
 Batches of requests: :func:`nodeplan.routing.batch.route_batch`.
 """
 
@@ -235,9 +242,10 @@ def best_with_verifiers(
 ) -> Decision:
     """The best route through ``candidates`` (executor rows in cost order) with verifiers.
 
-    Routes rank by (degraded, SLO missed when the policy enforces it, executor cost + largest verifier
-    cost, position). When every candidate is degraded and the policy enforces independence, further
-    executors are tried in cost order, in blocks of doubling size, up to ``executor_scan_limit``.
+    Routes rank by (SLO missed when the policy enforces it, degraded, executor cost + largest verifier
+    cost, position). While the best route misses the SLO (SLO-aware policies) or is degraded (policies
+    that enforce independence), further executors are tried in cost order, in blocks of doubling size,
+    up to ``executor_scan_limit``.
     """
     best_key: tuple[bool, bool, float, int] | None = None
     best: tuple[int, _VerifierChoice] | None = None
@@ -249,11 +257,24 @@ def best_with_verifiers(
         for pos, e in enumerate(block, start=offset):
             v = verifiers_for(req, state, j, e, policy)
             parts = _parts(state, j, factor, rtt_row, e, v.verif_ms)
-            missed = policy.slo_aware and req.slo_ms is not None and not total(parts) <= req.slo_ms
-            key = (v.degraded, missed, float(cost[e]) + v.cost, pos)
+            missed = _missed(policy, req, total(parts))
+            if missed and policy.enforce_independence:
+                fast = fastest_verifiers_for(req, state, j, e, policy)
+                if fast is not None and fast.verif_ms < v.verif_ms:
+                    fast_total = total(_parts(state, j, factor, rtt_row, e, fast.verif_ms))
+                    if not _missed(policy, req, fast_total):
+                        why = (
+                            f"independent verifiers would miss the SLO ({total(parts):,.0f} ms > "
+                            f"{req.slo_ms:,.0f} ms); {fast.reason}"
+                        )
+                        v, missed = fast._replace(reason=why), False
+            key = (missed, v.degraded, float(cost[e]) + v.cost, pos)
             if best_key is None or key < best_key:
                 best_key, best = key, (e, v)
-        if best is None or not best[1].degraded or not policy.enforce_independence:
+        if best is None or best_key is None:
+            break
+        more = (best_key[0] and policy.slo_aware) or (best[1].degraded and policy.enforce_independence)
+        if not more:
             break
         if order is None:
             seen = set(tried)
@@ -275,6 +296,11 @@ def best_with_verifiers(
     if v.degraded and policy.enforce_independence:
         reason += f" (tried {len(tried)} executor(s) in cost order)"
     return assemble(req, state, j, factor, rtt_row, e, v._replace(reason=reason), tuple(tried))
+
+
+def _missed(policy: RoutingPolicy, req: Request, total_ms: float) -> bool:
+    """Whether a route of ``total_ms`` misses the request's SLO (only for SLO-aware policies)."""
+    return policy.slo_aware and req.slo_ms is not None and not total_ms <= req.slo_ms
 
 
 def _scan_cost(
@@ -349,16 +375,51 @@ def verifiers_for(req: Request, state: RouterState, j: int, e: int, policy: Rout
     return out
 
 
+def fastest_verifiers_for(
+    req: Request, state: RouterState, j: int, e: int, policy: RoutingPolicy
+) -> _VerifierChoice | None:
+    """The ``K`` cheapest verifiers for executor ``e`` by the policy's verifier cost, whatever they share
+    (a degraded route: the router takes it only when the independent route would miss the SLO).
+    ``None`` when fewer than ``K`` nodes can verify."""
+    mode = req.verification
+    cacheable = policy.static_verifier_cost and mode in _PRODUCES_PROOF
+    key = ("fastest", e, mode, req.verifiers, policy.verifier_cost, policy.name)
+    if cacheable:
+        hit = state.verifier_cache.get(key)
+        if hit is not None:
+            return hit  # type: ignore[return-value]
+    sel, verif_ms, v_price, v_cost = _select(req, state, j, mode, e, policy, enforce=False)
+    out: _VerifierChoice | None = None
+    if sel.status is SelectionStatus.OK:
+        report = independence_report(state.indep_codes, state.indep_dims, state.arrays.node_ids, e, sel.rows)
+        shares = [f"{'+'.join(p.shared)} ({p.a}~{p.b})" for p in report.pairs if p.shared]
+        reason = "the fastest verifiers share " + ("; ".join(shares) if shares else "nothing")
+        out = _VerifierChoice(sel.rows, verif_ms, v_price, v_cost, report, bool(shares), reason)
+    if cacheable:
+        state.verifier_cache[key] = out
+    return out
+
+
 def _select(
-    req: Request, state: RouterState, j: int, mode: VerificationMode, e: int, policy: RoutingPolicy
+    req: Request,
+    state: RouterState,
+    j: int,
+    mode: VerificationMode,
+    e: int,
+    policy: RoutingPolicy,
+    *,
+    enforce: bool | None = None,
 ) -> tuple[Selection, float, float, float]:
-    """Select verifiers for executor ``e``: (selection, verification ms, their price USD, max cost)."""
+    """Select verifiers for executor ``e``: (selection, verification ms, their price USD, max cost).
+
+    ``enforce`` overrides the policy's independence rule (``False``: the ``K`` cheapest)."""
     vtime, vprice = state.verifier_times(j, mode, e)
     hop = state.hop_rtt_ms(e)
     vctx = VerifierContext(state, req, j, mode, 1.0, hop, vtime, executor=e, verify_price_usd=vprice)
     vcost = np.asarray(policy.verifier_cost(vctx), dtype=float)
     vcost = np.where(np.isfinite(vtime) & ~np.isnan(vcost), vcost, np.inf)
-    sel = select_independent(state.indep_codes, e, vcost, req.verifiers, enforce=policy.enforce_independence)
+    enforce = policy.enforce_independence if enforce is None else enforce
+    sel = select_independent(state.indep_codes, e, vcost, req.verifiers, enforce=enforce)
     if not sel.rows:
         return sel, 0.0, 0.0, 0.0
     rows = list(sel.rows)
