@@ -382,6 +382,27 @@ class NetworkState:
         self._version += 1
 
     # -- verification (one verifier's time and price) ---------------------------------------------------
+    def verifier_times_many(
+        self, j: int, mode: VerificationMode, executors: NDArray[np.intp]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """:meth:`verifier_times` for several executors: ``(E, n)`` times (ms) and the ``(n,)`` prices."""
+        hop = np.stack([self.hop_rtt_ms(int(e)) for e in executors]) if len(executors) else np.empty((0, 0))
+        ok, extra, vprice = self._verifier_parts(j, mode)
+        vtime = np.where(ok[None, :], hop + extra, np.inf)
+        vtime[np.arange(len(executors)), executors] = np.inf
+        return vtime, vprice
+
+    def _verifier_parts(
+        self, j: int, mode: VerificationMode
+    ) -> tuple[NDArray[np.bool_], NDArray[np.float64] | float, NDArray[np.float64]]:
+        """Who can verify, the time added to the hop (ms) and the price (USD) of each node's part."""
+        ok = self.ver_ok[mode]
+        if mode is VerificationMode.REEXEC:
+            work = self.queue_ms[j] + self.cold_ms[j] + self.svc_ms[j]
+            return ok & (self.capacity > 0), work, self.price_usd[j]
+        check_s = verify_check_s(mode, self.params)
+        return ok, check_s * 1000.0, self.price_rate * check_s
+
     def verifier_times(
         self, j: int, mode: VerificationMode, e: int
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -393,17 +414,8 @@ class NetworkState:
         (down, no verification role, mode not supported, no slot for re-execution) and at ``e`` itself.
         Price: one slot for the check time (TEE/zkML) or the call's price (re-execution).
         """
-        hop = self.hop_rtt_ms(e)
-        ok = self.ver_ok[mode]
-        if mode is VerificationMode.REEXEC:
-            ok = ok & (self.capacity > 0)
-            work = self.queue_ms[j] + self.cold_ms[j] + self.svc_ms[j]
-            vtime = np.where(ok, hop + work, np.inf)
-            vprice = self.price_usd[j]
-        else:
-            check_s = verify_check_s(mode, self.params)
-            vtime = np.where(ok, hop + check_s * 1000.0, np.inf)
-            vprice = self.price_rate * check_s
+        ok, extra, vprice = self._verifier_parts(j, mode)
+        vtime = np.where(ok, self.hop_rtt_ms(e) + extra, np.inf)
         vtime[e] = np.inf
         return vtime, vprice
 

@@ -58,9 +58,9 @@ def mmc_wait_s(arrival_rps: ArrayLike, service_s: ArrayLike, servers: ArrayLike)
     s = np.asarray(service_s, dtype=float)
     c = np.asarray(servers, dtype=np.int64)
     lam, s, c = np.broadcast_arrays(lam, s, c)
-    a = lam * s
-    with np.errstate(divide="ignore", invalid="ignore"):
-        w = erlang_c(c, a) * s / (c - a)
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0 x inf (no load on a node that cannot run)
+        a = lam * s
+        w = erlang_c(c, np.where(lam > 0, a, 0.0)) * s / (c - a)
     w = np.where((a < c) & (c > 0), w, np.inf)
     return np.where(lam <= 0, 0.0, w)
 

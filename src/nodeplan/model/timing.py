@@ -31,6 +31,7 @@ __all__ = [
     "TimingParams",
     "cold_start_s",
     "executor_factor",
+    "price_weighted_ms",
     "service_s_by_node",
     "transfer_rate_bytes_per_s",
     "verify_check_s",
@@ -152,6 +153,20 @@ def executor_factor(model: Model, mode: VerificationMode) -> float:
     if mode in (VerificationMode.NONE, VerificationMode.REEXEC):
         return 1.0
     return float(model.verification[mode])
+
+
+def price_weighted_ms(
+    time_ms: NDArray[np.float64], price_usd: NDArray[np.float64], weight_ms_per_usd: float
+) -> NDArray[np.float64]:
+    """The ``nodeplan`` cost of a node, ms: expected time + ``weight`` x price (``policy.price_weight_ms_per_usd``).
+
+    The router's ``nodeplan`` policy ranks executors and verifiers by it, and the audit's serving check
+    picks verifiers by it, so both choose the same set. Weight 0: the time alone (price breaks ties).
+
+    >>> price_weighted_ms(np.array([10.0]), np.array([0.5]), 4.0).tolist()
+    [12.0]
+    """
+    return time_ms if weight_ms_per_usd == 0 else time_ms + weight_ms_per_usd * price_usd
 
 
 def verify_check_s(mode: VerificationMode, params: TimingParams | None = None) -> float:

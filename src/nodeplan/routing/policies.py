@@ -42,6 +42,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nodeplan.exceptions import RoutingError
+from nodeplan.model.timing import price_weighted_ms
 from nodeplan.routing.scorers import ScoreContext, VerifierContext, get_scorer
 from nodeplan.scenario.model import VerificationMode
 
@@ -104,13 +105,11 @@ def _masked(ctx: ScoreContext, cost: NDArray[np.float64]) -> NDArray[np.float64]
 
 # -- nodeplan ------------------------------------------------------------------------------------------
 def _nodeplan_exec(ctx: ScoreContext) -> NDArray[np.float64]:
-    w = ctx.state.scenario.policy.price_weight_ms_per_usd
-    return ctx.time_ms if w == 0 else ctx.time_ms + w * ctx.price_usd
+    return price_weighted_ms(ctx.time_ms, ctx.price_usd, ctx.state.scenario.policy.price_weight_ms_per_usd)
 
 
 def _nodeplan_ver(ctx: VerifierContext) -> NDArray[np.float64]:
-    w = ctx.state.scenario.policy.price_weight_ms_per_usd
-    return ctx.time_ms if w == 0 else ctx.time_ms + w * ctx.price_usd
+    return price_weighted_ms(ctx.time_ms, ctx.price_usd, ctx.state.scenario.policy.price_weight_ms_per_usd)
 
 
 # -- baselines -----------------------------------------------------------------------------------------
