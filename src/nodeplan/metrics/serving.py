@@ -11,7 +11,8 @@ answer the router's ``nodeplan`` policy gives for that request (a property test 
     SLO: ``RTT(source, executor) + queue + cold start + service x executor factor + verification``.
     Verification is the slowest of the ``K`` verifiers (they work in parallel): hop RTT + the TEE / zkML
     check, or, for ``reexec``, the verifier's queue + cold start + service. A route whose only verifiers
-    within the SLO share a dependency with the executor (a *degraded* route) counts as served.
+    within the SLO share a dependency with the executor (a *degraded* route) counts as served; a route
+    with fewer live verifiers than the ``K`` asked does not (the check asked for cannot happen).
 *independently verified within SLO*
     of the demand that asks for verification, the share served within the SLO by a route whose ``K``
     verifiers share none of ``policy.independence`` with the executor or each other (unknown values are
@@ -186,7 +187,9 @@ class ServingModel:
                 sel = select_independent(codes, e, cost[r], k)
                 fast = select_independent(codes, e, cost[r], k, enforce=False)
                 i = lo + r
-                vc[i], vc_ok[i] = _slowest(vtime[r], sel.rows), sel.status is SelectionStatus.OK
+                full = len(sel.rows) == k  # fewer than K verifiers can never meet the SLO (as in the router)
+                vc[i] = _slowest(vtime[r], sel.rows) if full else np.inf
+                vc_ok[i] = sel.status is SelectionStatus.OK
                 if fast.status is SelectionStatus.OK and _slowest(vtime[r], fast.rows) < vc[i]:
                     vf[i], f_clean[i] = _slowest(vtime[r], fast.rows), _clean(codes, e, fast.rows)
         return vc, vc_ok, vf, f_clean
@@ -227,7 +230,7 @@ def _pick_one(
     fewest = np.where(eligible, links, np.iinfo(np.int64).max).min(axis=1)
     best = np.argmin(np.where(eligible & (links == fewest[:, None]), cost, np.inf), axis=1)
     r = np.arange(ex.size)
-    vc = np.where(has, vtime[r, best], 0.0)
+    vc = np.where(has, vtime[r, best], np.inf)  # no verifier at all: the request cannot be checked
     ok = has & (fewest == 0)
     fast = np.argmin(cost, axis=1)  # the cheapest whatever it shares (ties to the lower row)
     vf_all = vtime[r, fast]

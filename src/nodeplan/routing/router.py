@@ -27,7 +27,8 @@ route wins. Routes rank by (SLO missed, when the policy is SLO-aware; degraded; 
 SLO comes first, and among those one with independent verifiers. For each executor the independent set
 (:func:`~nodeplan.model.independence.select_independent`) is tried, and, when that route would miss the
 SLO, also the K cheapest verifiers whatever they share (a *degraded* route, flagged with the reason). So a
-request counts as served within the SLO exactly when some executor and verifier set meet it, and as
+request counts as served within the SLO exactly when some executor and ``K`` verifiers meet it (a route
+with fewer live verifiers than asked never does), and as
 independently verified within the SLO exactly when some independent set does; the audit's serving check
 (:mod:`nodeplan.metrics.serving`) computes the same two facts for every source at once, and removing nodes
 never raises either. While the best route so far misses the SLO or is degraded, further executors are
@@ -257,7 +258,7 @@ def best_with_verifiers(
         for pos, e in enumerate(block, start=offset):
             v = verifiers_for(req, state, j, e, policy)
             parts = _parts(state, j, factor, rtt_row, e, v.verif_ms)
-            missed = _missed(policy, req, total(parts))
+            missed = _missed(policy, req, total(parts)) or (policy.slo_aware and len(v.rows) < req.verifiers)
             if missed and policy.enforce_independence:
                 fast = fastest_verifiers_for(req, state, j, e, policy)
                 if fast is not None and fast.verif_ms < v.verif_ms:
@@ -347,7 +348,8 @@ def assemble(
     """The decision for executor ``e`` with verifier choice ``v`` (``None``: no verifiers)."""
     parts = _parts(state, j, factor, rtt_row, e, v.verif_ms if v else 0.0)
     slo = req.slo_ms
-    meets = slo is None or parts[0] + parts[1] + parts[2] + parts[3] + parts[4] <= slo
+    # within the SLO, and checked by as many verifiers as asked (fewer can never meet it: see route())
+    meets = (slo is None or total(parts) <= slo) and (v is None or len(v.rows) >= req.verifiers)
     price = float(state.price_usd[j, e] * factor) + (v.price_usd if v else 0.0)
     src = int(state.cold_source[j, e]) if parts[2] > 0 else -1
     if v is None:
