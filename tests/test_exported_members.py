@@ -203,7 +203,7 @@ def _check_public(module: ModuleType, name: str, where: str) -> object:
 
 def _check_dotted(path: str, where: str) -> None:
     module, rest = _resolve(path)
-    if not rest:
+    if not rest or rest[0].startswith("__"):  # a module, or a module's __all__, __version__, ...
         return
     obj = _check_public(module, rest[0], f"{where}: {path}")
     for attr in rest[1:]:
