@@ -11,7 +11,7 @@ per measure cut, Nakamoto 50%/1/3 exactly and HHI, entropy, Gini, Theil, top-1, 
 share within 1e-9; the effective domains within 1e-9 relative; per failure row, the node count exactly and
 the weight, capacity and stake shares lost within 1e-9.
 
-Run: ``python bench/bench_audit.py [path/to/ethereum_el_nodes.csv]``
+Run: ``python bench/bench_audit.py [path/to/ethereum_el_nodes.csv]`` (default: the copy in ``tests/data/nodes``)
 """
 
 from __future__ import annotations
@@ -24,13 +24,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchdata import data_path
 from nodeplan.metrics.audit import audit_scenario
 from nodeplan.metrics.graph import ancestor_closure
 from nodeplan.model.codes import compile_network
 from nodeplan.scenario.importers import import_nodes
 from nodeplan.scenario.model import DEPENDENCY_DIMENSIONS, Role
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nodes" / "ethereum_el_nodes_2025-11-22.csv"
+DATA = data_path("nodes/ethereum_el_nodes_2025-11-22.csv")
 REPEATS = 3
 TOL = 1e-9
 

@@ -16,7 +16,8 @@ capacity and stake shares within 1e-12 (sums in another order). Each side is tim
 process-level cache (the first run is the one a user pays for). Then ours with 1 and 2 worker processes on
 a longer run (results asserted identical). Then, when Ray is installed (``pip install '.[ray]'``), the
 same longer run on the Ray backend (one task per chunk, 2 CPUs, 80 MiB object store) vs the local
-backend with 1 worker: Ray's start-up is timed on its own, results asserted identical.
+backend with 1 worker: Ray's start-up is timed on its own, results asserted identical. Ray's usage
+statistics are off (``RAY_USAGE_STATS_ENABLED=0``).
 
 Run: ``python bench/bench_montecarlo.py``
 """
@@ -24,13 +25,14 @@ Run: ``python bench/bench_montecarlo.py``
 from __future__ import annotations
 
 import importlib.util
+import os
 import time
 
 import numpy as np
 
 from nodeplan.scenario.io import load_builtin
 from nodeplan.scenario.model import Role
-from nodeplan.simulation.backends import RAY_NUM_CPUS, RAY_OBJECT_STORE_BYTES
+from nodeplan.simulation.backends import RAY_NUM_CPUS, RAY_OBJECT_STORE_BYTES, RAY_USAGE_STATS_ENV
 from nodeplan.simulation.montecarlo import ChunkOutcomes, TrialEvaluator, run_trials
 from nodeplan.simulation.sampling import CHUNK_TRIALS, chunk_bounds, sample_uniforms, seed_sequence
 
@@ -163,6 +165,7 @@ def bench_ray(sc, local, t_local: float) -> None:
         return
     import ray
 
+    os.environ[RAY_USAGE_STATS_ENV] = "0"  # no usage statistics from a benchmark's Ray
     t0 = time.perf_counter()
     ray.init(
         num_cpus=RAY_NUM_CPUS,

@@ -19,27 +19,19 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix
 
+from benchdata import data_path
 from nodeplan.placement import pmedian_heuristic, solve_capacitated, solve_pmedian
 from nodeplan.placement.orlib import read_cap, read_optima, read_pmed
 
 T = TypeVar("T")
 
-_REPO = Path(__file__).resolve().parents[1]
-DATA = next(
-    (
-        p
-        for p in (_REPO.parent / "shared" / "data" / "placement", Path("/work/shared/data/placement"))
-        if p.is_dir()
-    ),
-    None,
-)
+DATA = data_path("placement")
 
 
 def scipy_pmedian(cost: np.ndarray, p: int) -> tuple[float, float]:
@@ -103,9 +95,6 @@ def _timed(fn: Callable[..., T], *args: Any, **kw: Any) -> tuple[T, float]:
 
 
 def main() -> int:
-    if DATA is None:
-        print("OR-Library data not found (../shared/data/placement)", file=sys.stderr)
-        return 1
     popt = read_optima(DATA / "orlib_pmed" / "pmedopt.txt")
     copt = read_optima(DATA / "orlib_cap" / "capopt.txt")
     head = (

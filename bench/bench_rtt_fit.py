@@ -6,15 +6,15 @@ p90 absolute percentage error on the held-back 20%, next to the naive baseline R
 (great-circle km / 100 ms, light at 2/3 c), and the ratio baseline / ours (> 1: ours is better).
 Accuracy, not speed, is the figure of merit here: fitting a line takes milliseconds.
 
-Run: ``python bench/bench_rtt_fit.py [--data ../shared/data/latency] [--seed 0]``
+Run: ``python bench/bench_rtt_fit.py [--data DIR] [--seed 0]`` (default data: ``tests/data/latency``)
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
+from benchdata import data_path
 from nodeplan.model.fit import (
     Estimator,
     HoldoutScore,
@@ -24,7 +24,7 @@ from nodeplan.model.fit import (
     load_wonderproxy,
 )
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "latency"
+DEFAULT_DATA = data_path("latency")
 
 
 def _row(label: str, s: HoldoutScore, base: HoldoutScore) -> str:

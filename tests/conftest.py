@@ -1,8 +1,11 @@
 """Test-wide settings.
 
 * Hypothesis runs derandomized: the same examples on every run and every machine.
-* Under CI (``CI`` set), a skipped test fails the run: the real data in ``../shared/data``, Chromium and
-  the test extras are installed there, so a skip means a missing install step, not an optional check.
+* Under CI (``CI`` set), a skipped test fails the run: Chromium and the test extras are installed there
+  (the real data ships in ``tests/data``), so a skip means a missing install step, not an optional check.
+* Ray's usage statistics are off (``RAY_USAGE_STATS_ENABLED=0``) for every Ray a test starts, set here
+  before any test runs (the Ray fixture, the ray backend and CLI runs of ``--backend ray`` all inherit it).
+* Tests read their data through :func:`datafiles.data_path` (``tests/data``, provenance in its README).
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import os
 
 import pytest
 from hypothesis import settings
+
+os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 
 settings.register_profile("nodeplan", derandomize=True, deadline=None, print_blob=True)
 settings.load_profile("nodeplan")

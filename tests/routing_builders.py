@@ -35,7 +35,7 @@ def km(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 
 def public_ms(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """RTT of the shipped public-internet fit (fitted on WonderProxy pings, ../shared/data/latency), ms."""
+    """RTT of the shipped public-internet fit (fitted on WonderProxy pings, tests/data/latency), ms."""
     fit = default_rtt_model().public
     return fit.a_ms + fit.b_ms_per_km * km(a, b)
 

@@ -2,7 +2,7 @@
 
 Known answers from outside the package:
 
-* Edinburgh Decentralization Index, Ethereum execution-layer nodes (``../shared/data/metrics/
+* Edinburgh Decentralization Index, Ethereum execution-layer nodes (``tests/data/metrics/
   edi_definitions.md``): countries Nakamoto 3, HHI 1298.3; organisations (first-word clustering)
   Nakamoto 6. Our list is another crawl (17,356 rows, 2025-11-22), so HHI is compared within 1%.
 * Solana epoch 860 (``../shared/DESIGN.md``): TeraSwitch (AS20326) and Latitude.sh (AS396356) hold about
@@ -21,17 +21,14 @@ import pytest
 from nodeplan.metrics.audit import audit_scenario
 from nodeplan.scenario.importers import PRESETS, import_nodes
 
-_REPO = Path(__file__).resolve().parents[1]
-_CANDIDATES = (_REPO.parent / "shared" / "data" / "nodes", Path("/work/shared/data/nodes"))
-NODES = next((p for p in _CANDIDATES if p.is_dir()), _CANDIDATES[0])
-ETH = NODES / "ethereum_el_nodes_2025-11-22.csv"
-SOL = NODES / "solana_validators_epoch860.csv"
+from .datafiles import data_path
+
+ETH = data_path("nodes/ethereum_el_nodes_2025-11-22.csv")
+SOL = data_path("nodes/solana_validators_epoch860.csv")
 
 
 @pytest.fixture(scope="module")
 def eth_audit():
-    if not ETH.is_file():
-        pytest.skip(f"real data not found: {ETH}")
     dims = {**PRESETS["ethereum"].dims, "org": "org"}  # keep the raw organisation as a user dimension
     scn = import_nodes(ETH, "ethereum", dims=dims).scenario
     return audit_scenario(scn, "count", roles=("all",), cluster=("org",), fail_dims=("provider",))
@@ -39,8 +36,6 @@ def eth_audit():
 
 @pytest.fixture(scope="module")
 def sol_audit():
-    if not SOL.is_file():
-        pytest.skip(f"real data not found: {SOL}")
     scn = import_nodes(SOL, "solana").scenario
     return audit_scenario(scn, "stake", roles=("coordination",))
 

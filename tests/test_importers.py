@@ -18,14 +18,10 @@ from nodeplan.scenario.io import load_scenario
 from nodeplan.scenario.model import NodeStatus, Role
 from nodeplan.scenario.providers import provider_of_asn
 
-NODES = Path(__file__).resolve().parents[2] / "shared" / "data" / "nodes"
-if not NODES.is_dir():  # the checkout lives at /work/main, the data at /work/shared
-    NODES = Path("/work/shared/data/nodes")
-SOLANA = NODES / "solana_validators_epoch860.csv"
-ETHEREUM = NODES / "ethereum_el_nodes_2025-11-22.csv"
-needs_data = pytest.mark.skipif(
-    not SOLANA.exists() or not ETHEREUM.exists(), reason="real node lists not present"
-)
+from .datafiles import data_path
+
+SOLANA = data_path("nodes/solana_validators_epoch860.csv")
+ETHEREUM = data_path("nodes/ethereum_el_nodes_2025-11-22.csv")
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +40,6 @@ def eth_df() -> pd.DataFrame:
 
 
 # --- Solana ------------------------------------------------------------------------------------------
-@needs_data
 def test_solana_counts(solana) -> None:
     assert solana.rows_read == 963  # data rows of the file (README: 963 validators)
     assert solana.rows_used + sum(solana.skipped.values()) == solana.rows_read
@@ -53,7 +48,6 @@ def test_solana_counts(solana) -> None:
     assert solana.rows_used == len(solana.scenario.nodes) == 960
 
 
-@needs_data
 def test_solana_facts(solana) -> None:
     nodes = solana.scenario.nodes
     df = pd.read_csv(SOLANA, keep_default_na=False, dtype=str)
@@ -83,7 +77,6 @@ def test_solana_facts(solana) -> None:
     assert not any(n.data_center == "0--Unknown" for n in nodes)
 
 
-@needs_data
 def test_solana_provider_shares(solana) -> None:
     nodes = solana.scenario.nodes
     total = sum(n.stake for n in nodes)
@@ -107,7 +100,6 @@ def test_solana_provider_shares(solana) -> None:
 
 
 # --- Ethereum ----------------------------------------------------------------------------------------
-@needs_data
 def test_ethereum_counts(ethereum, eth_df) -> None:
     assert ethereum.rows_read == len(eth_df) == 17_356
     assert ethereum.rows_used == 17_356
@@ -121,7 +113,6 @@ def test_ethereum_counts(ethereum, eth_df) -> None:
     assert max(int(n.id.rsplit("#", 1)[1]) for n in nodes) == int(repeats.max())
 
 
-@needs_data
 def test_ethereum_facts(ethereum, eth_df) -> None:
     nodes = ethereum.scenario.nodes
     # README: 56% of rows have hosting=t
@@ -143,7 +134,6 @@ def test_ethereum_facts(ethereum, eth_df) -> None:
     assert all(n.provider == "aws" for n in nodes if n.provider_region == "us-east-1")
 
 
-@needs_data
 def test_ethereum_hosting_concentration(ethereum) -> None:
     # Published: three providers carry about 69% of cloud-hosted Ethereum nodes. Here, among hosting=t rows,
     # AWS + Hetzner + OVH carry two thirds.
@@ -315,7 +305,6 @@ def test_used_plus_skipped_is_read(tmp_path: Path, spec: list[tuple[bool, bool, 
 
 
 # --- CLI ---------------------------------------------------------------------------------------------
-@needs_data
 def test_cli_import_solana(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "solana.json"
     assert main(["import", "solana", str(SOLANA), "-o", str(out)]) == 0

@@ -1,4 +1,4 @@
-"""RTT fits against the figures published in ../shared/data/README.md, the shipped coefficients, the
+"""RTT fits against the figures published in tests/data/README.md (the data README), the shipped coefficients, the
 properties of the default RTT model, and measured-matrix overrides."""
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ from nodeplan.model.geo import fiber_rtt_ms, great_circle_km
 from nodeplan.model.matrix_io import load_rtt_matrix
 from nodeplan.model.rtt import LinearRtt, MeasuredRtt, RttModel, default_rtt_model
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "latency"
-needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"shared latency data not found at {DATA}")
+from .datafiles import data_path
+
+DATA = data_path("latency")
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +53,6 @@ def _median_stretch(sample) -> float:
 # -- published figures (data README) -----------------------------------------------------------------------
 
 
-@needs_data
 def test_wonderproxy_least_squares_reproduces_published_fit(wonderproxy):
     # README: 26.35 + 0.01711 km, R^2 0.72, median stretch 2.03. Our cleaning gives 26.41 + 0.01712.
     f = fit_least_squares(wonderproxy.km, wonderproxy.rtt_ms)
@@ -62,7 +62,6 @@ def test_wonderproxy_least_squares_reproduces_published_fit(wonderproxy):
     assert round(_median_stretch(wonderproxy), 2) == 2.03
 
 
-@needs_data
 def test_aws_least_squares_reproduces_published_fit(aws):
     # README: 25.07 + 0.01552 km (R^2 0.70), median stretch 1.76; 32 regions -> 496 unordered pairs.
     f = fit_least_squares(aws.km, aws.rtt_ms)
@@ -73,7 +72,6 @@ def test_aws_least_squares_reproduces_published_fit(aws):
     assert round(_median_stretch(aws), 2) == 1.76
 
 
-@needs_data
 def test_l1_fits_near_published_median_fits(wonderproxy, aws):
     # README: L1 14.5 + 0.0169 km (WonderProxy), 10.0 + 0.0157 km (AWS).
     w = fit_l1(wonderproxy.km, wonderproxy.rtt_ms)
@@ -84,7 +82,6 @@ def test_l1_fits_near_published_median_fits(wonderproxy, aws):
     assert round(a.b_ms_per_km, 4) == 0.0157
 
 
-@needs_data
 def test_cleaning_removes_faster_than_fibre_pairs_and_listed_servers(wonderproxy):
     # README: the mislocated servers "appear in pairs faster than light in fiber".
     assert np.all(wonderproxy.rtt_ms >= fiber_rtt_ms(wonderproxy.km))
@@ -93,7 +90,6 @@ def test_cleaning_removes_faster_than_fibre_pairs_and_listed_servers(wonderproxy
     assert all(int(a) < int(b) for a, b in zip(wonderproxy.a, wonderproxy.b, strict=True))
 
 
-@needs_data
 def test_guatemala_gets_guatemala_city_coordinates(wonderproxy):
     # After the fix, server 99 (Guatemala) sits in Guatemala City (14.63 N, 90.51 W) and 98 in Panama
     # City (8.98 N, 79.52 W): ~1,200 km apart and both far from the swapped positions.
@@ -188,13 +184,11 @@ def test_shipped_file_is_final_and_names_its_sources():
         assert doc[part]["a_ms"] >= 0
 
 
-@needs_data
 def test_shipped_file_is_what_the_fit_script_produces():
     doc, shipped = build_fit_document(DATA, date=_shipped()["generated"]), _shipped()
     assert doc == shipped
 
 
-@needs_data
 def test_shipped_estimator_has_the_lower_holdout_error(wonderproxy, aws):
     doc = _shipped()
     for part, sample in (("public", wonderproxy), ("backbone", aws)):
@@ -205,7 +199,6 @@ def test_shipped_estimator_has_the_lower_holdout_error(wonderproxy, aws):
         assert min(scores.values()) < baseline  # beats the fibre bound
 
 
-@needs_data
 def test_fit_cli_writes_the_file(tmp_path, capsys):
     out = tmp_path / "fit.json"
     assert main(["--data", str(DATA), "--out", str(out), "--date", "2020-01-01"]) == 0

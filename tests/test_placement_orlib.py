@@ -1,6 +1,6 @@
 """Generic placement solvers against OR-Library optima (Beasley's pmedopt.txt and capopt.txt).
 
-The published optima come from outside nodeplan; the README of ../shared/data/placement states the two
+The published optima come from outside nodeplan; tests/data/README.md (placement/) states the two
 conventions that change them: repeated pmed edges take their last value, and the cap optima split demand.
 """
 
@@ -14,10 +14,9 @@ from nodeplan.exceptions import DataImportError
 from nodeplan.placement import pmedian_heuristic, solve_capacitated, solve_pmedian
 from nodeplan.placement.orlib import read_cap, read_optima, read_pmed
 
-_REPO = Path(__file__).resolve().parents[1]
-_CANDIDATES = (_REPO.parent / "shared" / "data" / "placement", Path("/work/shared/data/placement"))
-DATA = next((p for p in _CANDIDATES if p.is_dir()), _CANDIDATES[-1])
-needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"OR-Library data not found at {DATA}")
+from .datafiles import data_path
+
+DATA = data_path("placement")
 
 PMED = ["pmed1", "pmed2", "pmed3", "pmed4", "pmed5"]
 CAP = ["cap41", "cap42", "cap43", "cap44", "cap71"]
@@ -33,14 +32,12 @@ def cap_opt() -> dict[str, float]:
     return read_optima(DATA / "orlib_cap" / "capopt.txt")
 
 
-@needs_data
 def test_pmedopt_lists_the_published_values(pmed_opt: dict[str, float]) -> None:
     assert pmed_opt["pmed1"] == 5819
     assert pmed_opt["pmed5"] == 1355
     assert len(pmed_opt) == 20
 
 
-@needs_data
 @pytest.mark.parametrize("name", PMED)
 def test_milp_reaches_the_published_pmedian_optimum(name: str, pmed_opt: dict[str, float]) -> None:
     inst = read_pmed(DATA / "orlib_pmed" / f"{name}.txt")
@@ -55,16 +52,14 @@ def test_milp_reaches_the_published_pmedian_optimum(name: str, pmed_opt: dict[st
     assert (inst.cost[range(inst.cost.shape[0]), r.primary_site] == nearest).all()
 
 
-@needs_data
 def test_pmed1_duplicate_edges_last_occurrence_wins(pmed_opt: dict[str, float]) -> None:
     last = read_pmed(DATA / "orlib_pmed" / "pmed1.txt", duplicates="last")
     cheapest = read_pmed(DATA / "orlib_pmed" / "pmed1.txt", duplicates="min")
     assert solve_pmedian(last.cost, last.p).objective == pytest.approx(5819)
-    # Keeping the cheapest parallel edge gives 5718 (../shared/data/README.md), not the published optimum.
+    # Keeping the cheapest parallel edge gives 5718 (tests/data/README.md), not the published optimum.
     assert solve_pmedian(cheapest.cost, cheapest.p).objective == pytest.approx(5718)
 
 
-@needs_data
 @pytest.mark.parametrize("name", PMED)
 def test_heuristic_within_one_percent_of_optimum(name: str, pmed_opt: dict[str, float]) -> None:
     inst = read_pmed(DATA / "orlib_pmed" / f"{name}.txt")
@@ -76,7 +71,6 @@ def test_heuristic_within_one_percent_of_optimum(name: str, pmed_opt: dict[str, 
     assert r.objective == pytest.approx(inst.cost[:, list(r.chosen)].min(axis=1).sum())
 
 
-@needs_data
 def test_heuristic_same_seed_same_answer() -> None:
     inst = read_pmed(DATA / "orlib_pmed" / "pmed4.txt")
     a = pmedian_heuristic(inst.cost, inst.p, seed=7)
@@ -85,7 +79,6 @@ def test_heuristic_same_seed_same_answer() -> None:
     assert a.objective == b.objective
 
 
-@needs_data
 @pytest.mark.parametrize("name", CAP)
 def test_capacitated_split_demand_matches_capopt(name: str, cap_opt: dict[str, float]) -> None:
     inst = read_cap(DATA / "orlib_cap" / f"{name}.txt")
@@ -99,7 +92,6 @@ def test_capacitated_split_demand_matches_capopt(name: str, cap_opt: dict[str, f
     assert {int(x) for x in (r.assignment > 1e-9).any(axis=0).nonzero()[0]} <= set(r.chosen)
 
 
-@needs_data
 def test_cap41_needs_split_demand() -> None:
     inst = read_cap(DATA / "orlib_cap" / "cap41.txt")
     # The largest customer demand exceeds every capacity: only split demand is feasible.

@@ -18,6 +18,8 @@ from nodeplan.scenario.providers import (
     provider_of_asn,
 )
 
+from .datafiles import data_path
+
 
 @pytest.mark.parametrize(
     ("asn", "provider"),
@@ -168,9 +170,7 @@ def test_mapping_covers_the_real_lists() -> None:
     # Measured coverage (data of 2025): 95.7% of Ethereum hosting=t rows, 91.5% of Solana stake.
     import pandas as pd
 
-    root = Path(__file__).resolve().parents[2] / "shared" / "data" / "nodes"
-    if not root.is_dir():
-        root = Path("/work/shared/data/nodes")
+    root = data_path("nodes")
     eth = pd.read_csv(root / "ethereum_el_nodes_2025-11-22.csv", keep_default_na=False, dtype=str)
     hosted = eth[eth.hosting == "t"]
     asns = [int(a[2:]) if a.startswith("AS") else None for a in hosted.asn]

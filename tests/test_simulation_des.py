@@ -19,6 +19,8 @@ from nodeplan.scenario.model import Model, Node, Scenario
 from nodeplan.simulation.des import DONE, LOST, NO_ROUTE, Outage, parse_outage, simulate_requests
 from nodeplan.simulation.workload import fixed_workload, poisson_workload, trace_workload
 
+from .datafiles import data_path
+
 ZERO_RTT = RttModel(public=LinearRtt(0.0, 0.0), backbone=LinearRtt(0.0, 0.0))  # network time 0 ms
 
 
@@ -166,9 +168,7 @@ def test_trace_replay_times_by_hand(tmp_path: Path, og: Scenario) -> None:
 
 
 def test_real_azure_trace_rate(og: Scenario) -> None:
-    path = Path(__file__).resolve().parents[2] / "shared" / "data" / "traces" / "azure_llm_2023_conv.csv"
-    if not path.exists():
-        pytest.skip(f"real trace not found at {path}")
+    path = data_path("traces/azure_llm_2023_conv.csv")
     w = trace_workload(og, path, seed=0, duration_s=600.0)
     # README: 19,366 requests over 58 min, 5.53 req/s on average, slow rise and fall over the hour
     assert 2.0 < w.n / 600.0 < 9.0

@@ -1,13 +1,15 @@
 """Ray backend of the Monte Carlo failure simulation: identical to the local backend for the same seed.
 
-One small local Ray instance (2 CPUs, 80 MiB object store, no dashboard) is started for the module and
-always shut down at the end.
+One small local Ray instance (2 CPUs, 80 MiB object store, no dashboard, usage statistics off: conftest
+sets RAY_USAGE_STATS_ENABLED=0) is started for the module and always shut down at the end.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+import types
 from collections.abc import Iterator
 
 import numpy as np
@@ -16,7 +18,12 @@ import pytest
 from nodeplan.cli import main
 from nodeplan.exceptions import SimulationError
 from nodeplan.scenario.io import load_builtin
-from nodeplan.simulation.backends import RAY_NUM_CPUS, RAY_OBJECT_STORE_BYTES
+from nodeplan.simulation.backends import (
+    RAY_NUM_CPUS,
+    RAY_OBJECT_STORE_BYTES,
+    RAY_USAGE_STATS_ENV,
+    run_chunks_ray,
+)
 from nodeplan.simulation.montecarlo import ChunkOutcomes, run_trials
 from nodeplan.simulation.sampling import CHUNK_TRIALS
 
@@ -109,3 +116,47 @@ def test_cli_bad_ray_address_fails_fast(
     assert code == 2
     assert len(err.splitlines()) == 1
     assert err.startswith(message)
+
+
+class _FakeRay:
+    """Stands in for the ``ray`` module: records the usage-statistics variable Ray would see at start."""
+
+    def __init__(self) -> None:
+        self.env_at_init: str | None = "unset"
+        self.init_kwargs: dict[str, object] = {}
+        self.shut_down = False
+
+    def is_initialized(self) -> bool:
+        return False
+
+    def init(self, address: str | None = None, **kwargs: object) -> None:
+        self.env_at_init = os.environ.get(RAY_USAGE_STATS_ENV)
+        self.init_kwargs = {"address": address, **kwargs}
+
+    def put(self, obj: object) -> object:
+        return types.SimpleNamespace(hex=lambda: "ref")
+
+    def remote(self, **_: object) -> object:
+        return lambda fn: fn
+
+    def shutdown(self) -> None:
+        self.shut_down = True
+
+
+@pytest.mark.parametrize("preset", [None, "1"])
+def test_local_ray_started_by_the_backend_has_usage_stats_off(
+    monkeypatch: pytest.MonkeyPatch, preset: str | None
+) -> None:
+    """The local instance the ray backend starts sees RAY_USAGE_STATS_ENABLED=0, unless the caller's
+    environment sets it; the environment is as before once the run ends."""
+    fake = _FakeRay()
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    if preset is None:
+        monkeypatch.delenv(RAY_USAGE_STATS_ENV, raising=False)
+    else:
+        monkeypatch.setenv(RAY_USAGE_STATS_ENV, preset)
+    assert run_chunks_ray(None, np.random.SeedSequence(0), []) == []  # type: ignore[arg-type]
+    assert fake.env_at_init == (preset or "0")
+    assert fake.init_kwargs["address"] is None
+    assert fake.shut_down
+    assert os.environ.get(RAY_USAGE_STATS_ENV) == preset

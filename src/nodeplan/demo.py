@@ -15,15 +15,13 @@ Each finding is searched for, not assumed: when a scenario does not exhibit a cl
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from nodeplan.exceptions import NoRouteError, ScenarioError
 from nodeplan.metrics.audit import ALL_ROLES, AuditResult, audit_scenario
 from nodeplan.metrics.failure import FailureRow
-from nodeplan.routing import Request, Route, RouterState, register_policy, route, weighted_policy
-from nodeplan.routing.policies import POLICIES
+from nodeplan.routing import Request, Route, RouterState, RoutingPolicy, get_policy, route, weighted_policy
+from nodeplan.routing.router import decide, to_route
 from nodeplan.scenario.model import DemandSource, Model, Role, Scenario, VerificationMode
 
 __all__ = [
@@ -38,12 +36,28 @@ __all__ = [
 EFFECTIVE_DIMS: tuple[str, ...] = ("provider", "asn", "operator", "tee_vendor")
 
 #: (label, policy) of claim 4, in display order. ``demo-fastest`` and ``demo-most-independent`` are
-#: weighted policies registered only while the demo routes (see :func:`_choice_policies`).
-CHOICE_POLICIES: tuple[tuple[str, str], ...] = (
-    ("fastest", "demo-fastest"),
-    ("nodeplan", "nodeplan"),
-    ("most independent", "demo-most-independent"),
-    ("cheapest", "cheapest"),
+#: weighted policies the demo holds and passes to the router itself; they are never registered, so the
+#: global policy registry is the same before, during and after a demo.
+CHOICE_POLICIES: tuple[tuple[str, RoutingPolicy], ...] = (
+    (
+        "fastest",
+        weighted_policy(
+            "demo-fastest",
+            {"time": 1.0},
+            enforce_independence=False,
+            description="least expected time, independence ignored",
+        ),
+    ),
+    ("nodeplan", get_policy("nodeplan")),
+    (
+        "most independent",
+        weighted_policy(
+            "demo-most-independent",
+            {"independence": 1e6, "time": 1.0},
+            description="least shared domains first, then time",
+        ),
+    ),
+    ("cheapest", get_policy("cheapest")),
 )
 
 
@@ -87,34 +101,6 @@ class DemoFindings:
     choice_source: DemandSource | None
 
 
-@contextmanager
-def _choice_policies() -> Iterator[None]:
-    """Register the two demo-only weighted policies for the duration of the block, then remove them
-    (the global registry is left as it was)."""
-    added = []
-    for policy in (
-        weighted_policy(
-            "demo-fastest",
-            {"time": 1.0},
-            enforce_independence=False,
-            description="least expected time, independence ignored",
-        ),
-        weighted_policy(
-            "demo-most-independent",
-            {"independence": 1e6, "time": 1.0},
-            description="least shared domains first, then time",
-        ),
-    ):
-        if policy.name not in POLICIES:
-            register_policy(policy)
-            added.append(policy.name)
-    try:
-        yield
-    finally:
-        for name in added:
-            POLICIES.pop(name, None)
-
-
 def _km(r: Route, state: RouterState, src: DemandSource) -> float:
     from nodeplan.model.geo import great_circle_km
 
@@ -126,9 +112,14 @@ def _request(model: str, src: DemandSource, policy: str) -> Request:
     return Request(model, src.lat, src.lon, policy=policy)
 
 
-def _try(req: Request, state: RouterState) -> Route | None:
+def _try(req: Request, state: RouterState, policy: RoutingPolicy | None = None) -> Route | None:
+    """Dry run of ``req``; under ``policy`` (an object the demo holds) instead of the registered
+    ``req.policy`` when given. ``None`` when no node can execute it."""
     try:
-        return route(req, state, commit=False)
+        if policy is None:
+            return route(req, state, commit=False)
+        row = state.rtt_rows_ms((req.lat,), (req.lon,), (req.origin,))[0]
+        return to_route(decide(req, state, row, policy), state)
     except NoRouteError:
         return None
 
@@ -165,16 +156,15 @@ def _choices(
     src = max(scenario.sources, key=lambda s: s.weight)
     out: list[Choice] = []
     base = Request(d.model, src.lat, src.lon, d.verification, d.verifiers, slo_ms=d.slo_ms)
-    with _choice_policies():
-        for label, policy in CHOICE_POLICIES:
-            req = Request(
-                base.model, base.lat, base.lon, base.verification, base.verifiers, base.slo_ms, policy
-            )
-            r = _try(req, state)
-            if r is None:
-                continue
-            shared = tuple(sorted({dim for p in r.independence.pairs for dim in p.shared}))
-            out.append(Choice(label, r, shared))
+    for label, policy in CHOICE_POLICIES:
+        req = Request(
+            base.model, base.lat, base.lon, base.verification, base.verifiers, base.slo_ms, policy.name
+        )
+        r = _try(req, state, policy)
+        if r is None:
+            continue
+        shared = tuple(sorted({dim for p in r.independence.pairs for dim in p.shared}))
+        out.append(Choice(label, r, shared))
     return tuple(out), base, src
 
 

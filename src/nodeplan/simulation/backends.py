@@ -16,16 +16,19 @@ of Ray workers.
 
 Ray is an optional dependency (``pip install 'nodeplan[ray]'``), imported only when the ray backend runs.
 With no ``address`` and no Ray already initialised in this process, a small local instance is started
-(:data:`RAY_NUM_CPUS` CPUs, :data:`RAY_OBJECT_STORE_BYTES` of object store, no dashboard) and shut down at
-the end; with an ``address`` the run connects to that cluster and disconnects at the end; a Ray already
-initialised by the caller is used as is and left running.
+(:data:`RAY_NUM_CPUS` CPUs, :data:`RAY_OBJECT_STORE_BYTES` of object store, no dashboard, Ray's usage
+statistics off unless the environment sets ``RAY_USAGE_STATS_ENABLED``) and shut down at the end; with an
+``address`` the run connects to that cluster and disconnects at the end; a Ray already initialised by the
+caller is used as is and left running.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -40,6 +43,7 @@ __all__ = [
     "BACKENDS",
     "RAY_NUM_CPUS",
     "RAY_OBJECT_STORE_BYTES",
+    "RAY_USAGE_STATS_ENV",
     "Backend",
     "check_backend",
     "import_ray",
@@ -55,6 +59,9 @@ RAY_NUM_CPUS = 2
 #: Object store of that instance, bytes (Ray's minimum is 75 MiB; a run ships one evaluator of ~1 MB and
 #: ~100 KB of outcomes per chunk).
 RAY_OBJECT_STORE_BYTES = 80 * 1024**2
+#: Environment variable of Ray's usage statistics (``"0"``: off). A local instance started by nodeplan
+#: runs with it set to ``"0"`` unless the caller's environment sets it.
+RAY_USAGE_STATS_ENV = "RAY_USAGE_STATS_ENABLED"
 
 # Per Ray worker process: the evaluator of the current run, keyed by its object id (one run at a time).
 _WORKER_EVALUATOR: dict[str, TrialEvaluator] = {}
@@ -151,21 +158,7 @@ def run_chunks_ray(
     ray = import_ray()
     if address is not None:
         _check_reachable(address)
-    started = False
-    if not ray.is_initialized():
-        kwargs: dict[str, Any] = {"ignore_reinit_error": True, "log_to_driver": False}
-        if address is None:
-            kwargs.update(
-                num_cpus=RAY_NUM_CPUS, object_store_memory=RAY_OBJECT_STORE_BYTES, include_dashboard=False
-            )
-        try:
-            ray.init(address=address, **kwargs)
-        except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError...
-            where = f"ray_address {address!r}" if address else "local Ray instance"
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise SimulationError(f"backend 'ray': cannot start or connect to the {where}: {first}") from exc
-        started = True
-    try:
+    with _ray_session(ray, address):
         ref = ray.put(evaluator)
         task = ray.remote(num_cpus=1)(_chunk_task)
         pending = {task.remote(ref.hex(), [ref], root, c, size): c for c, (_, size) in enumerate(bounds)}
@@ -177,6 +170,37 @@ def run_chunks_ray(
             if progress is not None:
                 progress("sampling", len(parts), len(bounds))
         return [parts[c] for c in range(len(bounds))]
-    finally:
-        if started:
+
+
+@contextmanager
+def _ray_session(ray: ModuleType, address: str | None) -> Iterator[None]:
+    """Ray for the duration of the block: the one already initialised in this process (left running), or
+    one started here (local instance when ``address`` is ``None``, else a connection) and shut down at the
+    end. A local instance started here runs with Ray's usage statistics off
+    (:data:`RAY_USAGE_STATS_ENV` ``=0``) unless the caller's environment sets that variable; the
+    environment is restored at the end."""
+    if ray.is_initialized():
+        yield
+        return
+    kwargs: dict[str, Any] = {"ignore_reinit_error": True, "log_to_driver": False}
+    set_env = address is None and RAY_USAGE_STATS_ENV not in os.environ
+    if address is None:
+        kwargs.update(
+            num_cpus=RAY_NUM_CPUS, object_store_memory=RAY_OBJECT_STORE_BYTES, include_dashboard=False
+        )
+    if set_env:
+        os.environ[RAY_USAGE_STATS_ENV] = "0"
+    try:
+        try:
+            ray.init(address=address, **kwargs)
+        except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError...
+            where = f"ray_address {address!r}" if address else "local Ray instance"
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise SimulationError(f"backend 'ray': cannot start or connect to the {where}: {first}") from exc
+        try:
+            yield
+        finally:
             ray.shutdown()
+    finally:
+        if set_env:
+            os.environ.pop(RAY_USAGE_STATS_ENV, None)
