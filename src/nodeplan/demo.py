@@ -21,7 +21,6 @@ from nodeplan.exceptions import NoRouteError, ScenarioError
 from nodeplan.metrics.audit import ALL_ROLES, AuditResult, audit_scenario
 from nodeplan.metrics.failure import FailureRow
 from nodeplan.routing import Request, Route, RouterState, RoutingPolicy, get_policy, route, weighted_policy
-from nodeplan.routing.router import decide, to_route
 from nodeplan.scenario.model import DemandSource, Model, Role, Scenario, VerificationMode
 
 __all__ = [
@@ -116,10 +115,7 @@ def _try(req: Request, state: RouterState, policy: RoutingPolicy | None = None) 
     """Dry run of ``req``; under ``policy`` (an object the demo holds) instead of the registered
     ``req.policy`` when given. ``None`` when no node can execute it."""
     try:
-        if policy is None:
-            return route(req, state, commit=False)
-        row = state.rtt_rows_ms((req.lat,), (req.lon,), (req.origin,))[0]
-        return to_route(decide(req, state, row, policy), state)
+        return route(req, state, commit=False, policy=policy)
     except NoRouteError:
         return None
 

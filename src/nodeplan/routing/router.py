@@ -100,7 +100,9 @@ class _VerifierChoice(NamedTuple):
     reason: str
 
 
-def route(request: Request, state: RouterState, *, commit: bool = True) -> Route:
+def route(
+    request: Request, state: RouterState, *, commit: bool = True, policy: RoutingPolicy | None = None
+) -> Route:
     """Choose where ``request`` runs under its policy; by default apply the choice to ``state``.
 
     Parameters
@@ -108,6 +110,7 @@ def route(request: Request, state: RouterState, *, commit: bool = True) -> Route
     request : the request (model, user position, verification mode and K, SLO, policy name)
     state : live state; changed in place when ``commit`` is true
     commit : False = a dry run (the state is left as it was, except the random policy's generator)
+    policy : a policy object to use instead of the registered ``request.policy`` (nothing is registered)
 
     Raises
     ------
@@ -130,7 +133,7 @@ def route(request: Request, state: RouterState, *, commit: bool = True) -> Route
     if not isinstance(request, Request):
         raise RoutingError(f"request: expected a Request (got {type(request).__name__})")
     row = state.rtt_rows_ms((request.lat,), (request.lon,), (request.origin,))[0]
-    dec = decide(request, state, row, get_policy(request.policy))
+    dec = decide(request, state, row, policy if policy is not None else get_policy(request.policy))
     if commit:
         dec = commit_decision(dec, state, None)
     return to_route(dec, state)
