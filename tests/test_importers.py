@@ -125,7 +125,7 @@ def test_ethereum_counts(ethereum, eth_df) -> None:
 def test_ethereum_facts(ethereum, eth_df) -> None:
     nodes = ethereum.scenario.nodes
     # README: 56% of rows have hosting=t
-    hosting = [n for n in nodes if n.dims.get("hosting") == "t"]
+    hosting = [n for n in nodes if n.attributes.get("hosting") is True]
     assert len(hosting) / len(nodes) == pytest.approx(0.5609, abs=5e-4)
     # README: 7.3% of rows have an empty org; their provider can only come from the ASN
     empty_org = eth_df.org == ""
@@ -147,7 +147,7 @@ def test_ethereum_facts(ethereum, eth_df) -> None:
 def test_ethereum_hosting_concentration(ethereum) -> None:
     # Published: three providers carry about 69% of cloud-hosted Ethereum nodes. Here, among hosting=t rows,
     # AWS + Hetzner + OVH carry two thirds.
-    hosting = [n for n in ethereum.scenario.nodes if n.dims.get("hosting") == "t"]
+    hosting = [n for n in ethereum.scenario.nodes if n.attributes.get("hosting") is True]
     by = Counter(n.provider for n in hosting)
     top3 = [p for p, _ in by.most_common(3)]
     assert top3 == ["aws", "hetzner", "ovh"]
