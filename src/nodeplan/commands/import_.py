@@ -172,8 +172,11 @@ def import_cmd(
     for key, entries in given.items():  # merged entry by entry, so a file can add one column
         overrides[key] = {**getattr(base, key), **entries}
     for key, other in (("dims", "attributes"), ("attributes", "dims")):
-        if key in given and other not in given:  # a name the file moves leaves the preset's other list
-            overrides[other] = {k: v for k, v in getattr(base, other).items() if k not in given[key]}
+        if key in given:  # a name the file moves (e.g. a preset attribute under dims) leaves the other list
+            moved = given[key].keys() - given.get(other, {}).keys()
+            overrides[other] = {
+                k: v for k, v in overrides.get(other, getattr(base, other)).items() if k not in moved
+            }
     if skip_bad_rows:
         overrides["skip_bad_rows"] = True
     resolved = as_dimensions(resolve_mapping(base, **overrides), dimension or ())

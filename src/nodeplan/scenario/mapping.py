@@ -269,11 +269,11 @@ def as_dimensions(mapping: ColumnMapping, names: Iterable[str], origin: str = "-
 
 def _mapping_error(exc: ValidationError, origin: str) -> DataImportError:
     err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"]) or "mapping"
+    loc = ".".join(str(p) for p in err["loc"])
     msg = err["msg"].removeprefix("Value error, ")
     got = err.get("input")
     tail = "" if isinstance(got, dict | list | tuple) or err["type"] == "missing" else f" (got {got!r})"
-    return DataImportError(f"{origin}: {loc}: {msg}{tail}".replace("\n", " "))
+    return DataImportError(f"{origin}: {loc + ': ' if loc else ''}{msg}{tail}".replace("\n", " "))
 
 
 def load_mapping(path: str | Path) -> ColumnMapping:
