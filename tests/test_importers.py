@@ -465,6 +465,8 @@ def test_cli_import_solana(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     text = capsys.readouterr().out
     assert "missing lat/lon" in text
     assert "teraswitch" in text
+    assert "node status" in text  # delinquent -> status, is_active filters rows: neither is a dimension
+    assert "row filter" in text
     s = load_scenario(out)
     assert len(s.nodes) == 960
 

@@ -90,7 +90,7 @@ def _values(values: list[bool | str | None]) -> str:
 
 
 def columns_table(result: ImportResult) -> Table:
-    """Which columns became dependency dimensions (failure domains) and which were kept as attributes."""
+    """Which columns became dependency dimensions (failure domains), node status, a row filter or attributes."""
     m = result.mapping
     nodes = result.scenario.nodes
     t = Table(title="columns: dimensions (failure domains) and attributes (never failed)")
@@ -108,6 +108,11 @@ def columns_table(result: ImportResult) -> Table:
         if col is not None:
             kind = "dimension" if d in DEPENDENCY_DIMENSIONS else "user dimension"
             t.add_row(kind, d, col, _values([n.dim(d) for n in nodes]))
+    if "status" in m.columns:
+        t.add_row("node status", "status", m.columns["status"], _values([n.status.value for n in nodes]))
+    if "active" in m.columns:
+        inactive = result.skipped.get("inactive", 0)
+        t.add_row("row filter", "active", m.columns["active"], f"{inactive:,} inactive rows skipped")
     for a in result.scenario.attribute_names() or m.attributes:
         kind = "flag attribute" if a in result.flag_columns else "attribute"
         t.add_row(kind, a, m.attributes.get(a, "?"), _values([n.attributes.get(a) for n in nodes]))

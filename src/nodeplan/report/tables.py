@@ -282,7 +282,7 @@ def print_audit(
         parts.append(
             Text(
                 "attributes describe nodes: never measured, failed or checked for independence "
-                "(to make one a failure domain: nodeplan import --dimension NAME).",
+                "(to make one a failure domain, import with --dimension NAME).",
                 style="dim",
             )
         )
