@@ -186,7 +186,12 @@ def test_attributes_are_not_dimensions() -> None:
     assert s.attribute_names() == ("doublezero", "hosting")
     assert "doublezero" not in s.dimensions()
     assert "hosting" not in s.dimensions()
-    assert compile_scenario(s).dims == s.dimensions()
+    a = compile_scenario(s)
+    assert a.dims == s.dimensions()
+    # coded apart from the dimensions: booleans first, then text; -1 where a node lacks the attribute
+    assert a.attributes == ("doublezero", "hosting")
+    assert a.attribute_values == ((False, True), ("cloud",))
+    assert a.attribute_codes.tolist() == [[1, 0], [0, -1], [-1, -1], [-1, -1]]
     assert s.node("paris").dim("doublezero") is None  # not a dimension value either
 
 

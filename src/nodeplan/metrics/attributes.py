@@ -8,13 +8,11 @@ measures their concentration, fails them or checks independence on them (those u
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 
-from nodeplan.scenario.model import Scenario
+from nodeplan.scenario.arrays import ScenarioArrays
 
 __all__ = ["AttributeSummary", "AttributeValue", "attribute_summary"]
 
@@ -49,51 +47,45 @@ class AttributeSummary:
     unknown_share: float
 
 
-def attribute_summary(
-    scenario: Scenario, live: NDArray[np.bool_], stake: NDArray[np.float64], top_k: int = 10
-) -> tuple[AttributeSummary, ...]:
-    """The split of the ``live`` nodes (mask in ``scenario.nodes`` order) over every attribute, by name.
+def attribute_summary(arrays: ScenarioArrays, top_k: int = 10) -> tuple[AttributeSummary, ...]:
+    """The split of the live nodes of ``arrays`` over every node attribute (by name); one ``bincount`` each.
 
-    >>> from nodeplan.scenario.model import Node
+    >>> from nodeplan.scenario.arrays import compile_scenario
+    >>> from nodeplan.scenario.model import Node, Scenario
     >>> nodes = [Node(id=f"n{i}", lat=0, lon=0, roles={"coordination"}, stake=s, attributes=a)
     ...          for i, (s, a) in enumerate([(3, {"dz": True}), (1, {"dz": False}), (0, {})])]
-    >>> (s,) = attribute_summary(Scenario(nodes=nodes), np.ones(3, bool), np.array([3.0, 1.0, 0.0]))
+    >>> (s,) = attribute_summary(compile_scenario(Scenario(nodes=nodes)))
     >>> [(v.value, v.nodes, round(v.node_share, 3), v.stake_share) for v in s.values], s.unknown_nodes
     ([(True, 1, 0.333, 0.75), (False, 1, 0.333, 0.25)], 1)
     """
-    names = scenario.attribute_names()
-    if not names:
-        return ()
-    idx = np.flatnonzero(live)
-    n_live = len(idx)
-    total_stake = float(stake[idx].sum())
-    count: dict[str, Counter[bool | str]] = {a: Counter() for a in names}
-    weight: dict[str, defaultdict[bool | str, float]] = {a: defaultdict(float) for a in names}
-    for i in idx:
-        node = scenario.nodes[i]
-        for a, v in node.attributes.items():
-            count[a][v] += 1
-            weight[a][v] += float(stake[i])
+    live = arrays.up
+    n_live = int(np.count_nonzero(live))
+    stake = arrays.stake.astype(float)
+    total_stake = float(stake[live].sum())
     out = []
-    for a in names:
-        c, w = count[a], weight[a]
-        order = sorted(c, key=lambda v: (-c[v], -w[v], str(v)))
-        known = sum(c.values())
-        values = tuple(
-            AttributeValue(
-                value=v,
-                nodes=c[v],
-                node_share=c[v] / n_live,
-                stake_share=w[v] / total_stake if total_stake > 0 else None,
-            )
-            for v in order[:top_k]
-        )
+    for k, name in enumerate(arrays.attributes):
+        codes = arrays.attribute_codes[:, k]
+        known_values = arrays.attribute_values[k]
+        sel = live & (codes >= 0)
+        count = np.bincount(codes[sel], minlength=len(known_values))
+        weight = np.bincount(codes[sel], weights=stake[sel], minlength=len(known_values))
+        held = np.flatnonzero(count)  # values held by live nodes
+        order = sorted(held.tolist(), key=lambda c: (-count[c], -weight[c], str(known_values[c])))
+        known = int(count.sum())
         out.append(
             AttributeSummary(
-                name=a,
-                flag=all(isinstance(v, bool) for v in c) if c else False,
-                distinct=len(c),
-                values=values,
+                name=name,
+                flag=bool(order) and all(isinstance(known_values[c], bool) for c in order),
+                distinct=len(order),
+                values=tuple(
+                    AttributeValue(
+                        value=known_values[c],
+                        nodes=int(count[c]),
+                        node_share=float(count[c]) / n_live,
+                        stake_share=float(weight[c]) / total_stake if total_stake > 0 else None,
+                    )
+                    for c in order[:top_k]
+                ),
                 unknown_nodes=n_live - known,
                 unknown_share=(n_live - known) / n_live if n_live else 0.0,
             )

@@ -488,5 +488,5 @@ def audit_scenario(
         baseline_dominant=_dominant(arrays, codes, tuple(fail_dims)),
         derived_providers=derived,
         measured_rtt_pairs=measured_pairs,
-        attributes=attribute_summary(scenario, arrays.up, arrays.stake, top_k),
+        attributes=attribute_summary(arrays, top_k),
     )

@@ -273,7 +273,8 @@ def _flag_columns(
     """Names in ``wanted`` whose column's known values (stripped, any case) are all in ``FLAG_VALUES``."""
     out = []
     for name, j in wanted.items():
-        values = {row[j].strip().lower() for _, row in rows if j < len(row)} - nulls
+        raw = {row[j] for _, row in rows if j < len(row)}  # few distinct values: normalise those only
+        values = {v.strip().lower() for v in raw} - nulls
         if values and values <= FLAG_VALUES.keys():
             out.append(name)
     return frozenset(out)

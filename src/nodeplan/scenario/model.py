@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated, Any
 
 from pydantic import (
@@ -97,6 +98,16 @@ def _attribute_value(v: Any) -> Any:
     raise ValueError("an attribute is non-empty text or true/false; leave an unknown value out")
 
 
+@lru_cache(maxsize=4096)  # a node list repeats a handful of names on every node
+def _bad_attribute_name(key: str) -> str | None:
+    """Why ``key`` cannot name an attribute, or ``None``."""
+    if key in DEPENDENCY_DIMENSIONS:
+        return f"{key!r} is a built-in dimension; set it as a node field, not an attribute"
+    if not _NAME.match(key):
+        return f"attribute name {key!r}: 1-64 characters, no spaces or control characters"
+    return None
+
+
 _AttributeValue = Annotated[bool | str, BeforeValidator(_attribute_value)]
 _Pos = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
@@ -168,10 +179,9 @@ class Node(_Frozen):
         for key in v:
             if key in dims:
                 raise ValueError(f"{key!r} is also in dims; a key is a dimension or an attribute, not both")
-            if key in DEPENDENCY_DIMENSIONS:
-                raise ValueError(f"{key!r} is a built-in dimension; set it as a node field, not an attribute")
-            if not _NAME.match(key):
-                raise ValueError(f"attribute name {key!r}: 1-64 characters, no spaces or control characters")
+            bad = _bad_attribute_name(key)
+            if bad:
+                raise ValueError(bad)
         return v
 
     @model_validator(mode="after")
