@@ -616,3 +616,66 @@ def test_headline_plural_and_singular_model(audit_a):
     # 8 nodes in 2 countries; losing provider A leaves m2 (one model) with no replica
     assert audit_a.headline.startswith("8 live nodes in 2 countries, but ")
     assert "1 model with no storage replica" in audit_a.headline
+
+
+# --- attributes: shown, never failure domains ------------------------------------------------------------
+
+
+def _with_attributes() -> dict:
+    data = json.loads(json.dumps(NET_A))
+    by_id = {n["id"]: n for n in data["nodes"]}
+    by_id["c1"]["attributes"] = {"dz": True, "tier": "gold"}
+    by_id["c2"]["attributes"] = {"dz": False}
+    by_id["c3"]["attributes"] = {"dz": True}
+    by_id["e1"]["attributes"] = {"dz": True}
+    by_id["c3"]["status"] = "down"
+    return data
+
+
+def test_attributes_shown_hand_computed():
+    res = audit_scenario(Scenario.model_validate(_with_attributes()), "count", rtt=FLAT_RTT)
+    dz, tier = res.attributes
+    # live: 7 nodes (c3 is down); live stake 40 (c1) + 35 (c2) = 75
+    assert (dz.name, dz.flag, dz.distinct, dz.unknown_nodes) == ("dz", True, 2, 4)
+    assert dz.unknown_share == pytest.approx(4 / 7)
+    (t, f) = dz.values
+    assert (t.value, t.nodes, t.node_share, t.stake_share) == (
+        True,
+        2,
+        pytest.approx(2 / 7),
+        pytest.approx(40 / 75),
+    )
+    assert (f.value, f.nodes, f.node_share, f.stake_share) == (
+        False,
+        1,
+        pytest.approx(1 / 7),
+        pytest.approx(35 / 75),
+    )
+    assert (tier.flag, [(v.value, v.nodes) for v in tier.values]) == (False, [("gold", 1)])
+
+
+def test_attributes_change_no_measure_and_no_failure_row():
+    data = _with_attributes()
+    with_attrs = audit_scenario(Scenario.model_validate(data), "stake", rtt=FLAT_RTT)
+    for node in data["nodes"]:
+        node.pop("attributes", None)
+    plain = audit_scenario(Scenario.model_validate(data), "stake", rtt=FLAT_RTT)
+    assert with_attrs.failure_rows == plain.failure_rows
+    assert with_attrs.measures == plain.measures
+    assert with_attrs.summary == plain.summary
+    assert with_attrs.headline == plain.headline
+    assert plain.attributes == ()
+
+
+def test_attributes_in_json_follow_the_schema():
+    jsonschema = pytest.importorskip("jsonschema")
+    res = audit_scenario(Scenario.model_validate(_with_attributes()), "count", rtt=FLAT_RTT)
+    data = json.loads(res.to_json())
+    jsonschema.validate(data, AUDIT_JSON_SCHEMA)
+    assert data["attributes"][0]["values"][0] == {
+        "value": True,
+        "nodes": 2,
+        "node_share": round(2 / 7, 6),
+        "stake_share": round(40 / 75, 6),
+    }
+    assert data["attributes"][1]["values"][0]["value"] == "gold"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from hypothesis import strategies as st
 
 from nodeplan.cli import main
 from nodeplan.exceptions import DataImportError
-from nodeplan.scenario.importers import PRESETS, ColumnMapping, import_nodes, resolve_mapping
+from nodeplan.metrics.audit import audit_scenario
+from nodeplan.scenario.importers import PRESETS, ColumnMapping, as_dimensions, import_nodes, resolve_mapping
 from nodeplan.scenario.io import load_scenario
 from nodeplan.scenario.model import NodeStatus, Role
 from nodeplan.scenario.providers import provider_of_asn
@@ -116,7 +118,7 @@ def test_ethereum_counts(ethereum, eth_df) -> None:
 def test_ethereum_facts(ethereum, eth_df) -> None:
     nodes = ethereum.scenario.nodes
     # README: 56% of rows have hosting=t
-    hosting = [n for n in nodes if n.dims.get("hosting") == "t"]
+    hosting = [n for n in nodes if n.attributes.get("hosting") is True]
     assert len(hosting) / len(nodes) == pytest.approx(0.5609, abs=5e-4)
     # README: 7.3% of rows have an empty org; their provider can only come from the ASN
     empty_org = eth_df.org == ""
@@ -137,7 +139,7 @@ def test_ethereum_facts(ethereum, eth_df) -> None:
 def test_ethereum_hosting_concentration(ethereum) -> None:
     # Published: three providers carry about 69% of cloud-hosted Ethereum nodes. Here, among hosting=t rows,
     # AWS + Hetzner + OVH carry two thirds.
-    hosting = [n for n in ethereum.scenario.nodes if n.dims.get("hosting") == "t"]
+    hosting = [n for n in ethereum.scenario.nodes if n.attributes.get("hosting") is True]
     by = Counter(n.provider for n in hosting)
     top3 = [p for p, _ in by.most_common(3)]
     assert top3 == ["aws", "hetzner", "ovh"]
@@ -146,11 +148,152 @@ def test_ethereum_hosting_concentration(ethereum) -> None:
     assert by["aws"] == 3089  # AS16509 (2,146 rows) + AS14618 (943 rows), all hosting=t
 
 
+# --- flags are attributes, not failure domains (issue 8, point 6) -------------------------------------
+FLAGS = {"jito", "doublezero", "hosting", "proxy", "mobile"}
+
+
+def _flag_counts(col: pd.Series) -> dict[bool, int]:
+    """True/False counts of a t/f or True/False column, straight from the CSV (blanks left out)."""
+    low = col.str.strip().str.lower()
+    return {True: int(low.isin(["t", "true"]).sum()), False: int(low.isin(["f", "false"]).sum())}
+
+
+def _attr_counts(nodes, name: str) -> dict[bool, int]:
+    c = Counter(n.attributes.get(name) for n in nodes)
+    return {True: c[True], False: c[False]}
+
+
+@needs_data
+def test_solana_flags_are_attributes(solana) -> None:
+    s = solana.scenario
+    assert (solana.rows_read, solana.rows_used) == (963, 960)
+    assert s.attribute_names() == ("doublezero", "jito")
+    assert solana.flag_columns == ("doublezero", "jito")
+    assert "software_version" in s.dimensions()  # a release is a real shared dependency
+    assert not FLAGS & set(s.dimensions())
+    assert not any(FLAGS & n.dims.keys() for n in s.nodes)
+    kept = pd.read_csv(SOLANA, keep_default_na=False, dtype=str).query("latitude != ''")
+    assert _attr_counts(s.nodes, "doublezero") == _flag_counts(kept.is_dz) == {True: 392, False: 568}
+    assert _attr_counts(s.nodes, "jito") == _flag_counts(kept.jito) == {True: 908, False: 52}
+
+
+@needs_data
+def test_ethereum_flags_are_attributes(ethereum, eth_df) -> None:
+    s = ethereum.scenario
+    assert ethereum.rows_used == len(eth_df) == 17_356
+    assert s.attribute_names() == ("hosting", "mobile", "proxy")
+    assert s.dimensions()[-1] == "isp"
+    assert not FLAGS & set(s.dimensions())
+    for name in ("hosting", "mobile", "proxy"):
+        assert _attr_counts(s.nodes, name) == _flag_counts(eth_df[name]), name
+    assert _attr_counts(s.nodes, "hosting") == {True: 9735, False: 7621}  # README: 56% hosting=t
+
+
+@needs_data
+def test_audit_never_fails_or_measures_flags(solana, ethereum, eth_df) -> None:
+    sol = audit_scenario(solana.scenario, "stake")
+    eth = audit_scenario(ethereum.scenario, "count", roles=("all",))
+    for res in (sol, eth):
+        assert res.failure_rows
+        assert not {r.dimension for r in res.failure_rows} & FLAGS
+        assert not {m.dimension for m in res.measures} & FLAGS
+        assert not any(FLAGS & set(x.dims) for x in res.summary)  # independence
+        assert not {d for d, _, _ in res.baseline_dominant} & FLAGS
+    # shown instead: share of live nodes and stake per value, recomputed with pandas over the raw CSV
+    df = pd.read_csv(SOLANA, keep_default_na=False, dtype=str)
+    live = df[(df.latitude != "") & (df.delinquent != "True")]
+    lam = live.active_stake_lamports.astype(float)
+    dz = {a.name: a for a in sol.attributes}["doublezero"]
+    assert (dz.flag, dz.distinct, dz.unknown_nodes) == (True, 2, 0)
+    for v in dz.values:
+        rows = live.is_dz == str(v.value)
+        assert v.nodes == int(rows.sum())
+        assert v.node_share == pytest.approx(rows.mean(), rel=1e-12)
+        assert v.stake_share == pytest.approx(lam[rows].sum() / lam.sum(), rel=1e-9)
+    assert {v.value: v.nodes for v in dz.values} == {True: 390, False: 562}
+    hosting = {a.name: a for a in eth.attributes}["hosting"]
+    assert {v.value: v.nodes for v in hosting.values} == _flag_counts(eth_df.hosting)
+    assert all(v.stake_share is None for v in hosting.values)  # no stake in the Ethereum list
+
+
+@needs_data
+def test_dimension_opt_in_makes_a_flag_a_dimension_again() -> None:
+    r = import_nodes(SOLANA, "solana", dimensions=["doublezero"])
+    s = r.scenario
+    assert "doublezero" in s.dimensions()
+    assert s.attribute_names() == ("jito",)
+    assert r.mapping.dims["doublezero"] == "is_dz"
+    assert not any(n for n in r.notes if "doublezero" in n)  # named explicitly: no hint
+    kept = pd.read_csv(SOLANA, keep_default_na=False, dtype=str).query("latitude != ''")
+    # as a dimension it keeps the file's text, like any user dimension
+    assert Counter(n.dims["doublezero"] for n in s.nodes) == Counter(kept.is_dz)
+    res = audit_scenario(s, "stake")
+    assert res.measure("doublezero").entities == 2
+    # failed like any user dimension once the scenario names it in failures
+    failing = s.model_copy(update={"failures": {"doublezero": {"default": 0.01}}})
+    rows = {
+        r.value: r.nodes for r in audit_scenario(failing, "stake").failure_rows if r.dimension == "doublezero"
+    }
+    live = kept[kept.delinquent != "True"]
+    assert rows == dict(Counter(live.is_dz))
+
+
+def test_flag_detection_spellings_blanks_and_text(tmp_path: Path) -> None:
+    head = ["name", "lat", "lon", "a", "b", "c", "d"]
+    rows = [
+        ["n1", "1", "2", "T", "yes", "1", "x"],
+        ["n2", "1", "2", "false", "No", "0", ""],
+        ["n3", "1", "2", " ", "YES", "", "t"],
+    ]
+    p = _write(tmp_path, head, rows)
+    m = ColumnMapping(
+        name="m",
+        columns={"id": "name", "lat": "lat", "lon": "lon"},
+        attributes={"a": "a", "b": "b", "c": "c", "d": "d"},
+    )
+    r = import_nodes(p, m)
+    got = [n.attributes for n in r.scenario.nodes]
+    assert got == [
+        {"a": True, "b": True, "c": True, "d": "x"},
+        {"a": False, "b": False, "c": False},  # blank = unknown: left out
+        {"b": True, "d": "t"},  # column d mixes text and flags: text
+    ]
+    assert r.flag_columns == ("a", "b", "c")
+    assert r.scenario.dimensions()[-1] == "software_client"  # no user dimension at all
+
+
+def test_flag_column_under_dims_is_kept_but_noted(tmp_path: Path) -> None:
+    p = _write(tmp_path, ["name", "lat", "lon", "f"], [["n1", "1", "2", "t"], ["n2", "1", "2", "f"]])
+    m = ColumnMapping(name="m", columns={"id": "name", "lat": "lat", "lon": "lon"}, dims={"flag": "f"})
+    r = import_nodes(p, m)
+    assert [n.dims for n in r.scenario.nodes] == [{"flag": "t"}, {"flag": "f"}]  # the user asked for it
+    assert any(n.startswith("dimension flag (column f) holds only flag values") for n in r.notes)
+
+
+def test_dimension_opt_in_errors() -> None:
+    with pytest.raises(
+        DataImportError,
+        match=r"--dimension: 'asn' is not an attribute of mapping 'solana' "
+        r"\(attributes: doublezero, jito\)",
+    ):
+        as_dimensions(PRESETS["solana"], ["asn"])
+    assert as_dimensions(PRESETS["solana"], ["software_version"]) == PRESETS["solana"]  # already one
+    with pytest.raises(DataImportError, match="'jito' is under both dims and attributes"):
+        resolve_mapping("solana", dims={"jito": "jito"})
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_presets_map_every_flag_column_as_an_attribute(preset: str) -> None:
+    m = PRESETS[preset]
+    assert not FLAGS & m.dims.keys()
+    assert FLAGS & m.attributes.keys() == set(m.attributes)
+
+
 # --- bad input ---------------------------------------------------------------------------------------
 def _solana_header() -> list[str]:
     if not SOLANA.exists():
         m = PRESETS["solana"]
-        return sorted(set(m.columns.values()) | set(m.dims.values()))
+        return sorted(set(m.columns.values()) | set(m.dims.values()) | set(m.attributes.values()))
     with SOLANA.open(encoding="utf-8") as fh:
         return fh.readline().strip().split(",")
 
@@ -311,8 +454,62 @@ def test_cli_import_solana(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     text = capsys.readouterr().out
     assert "missing lat/lon" in text
     assert "teraswitch" in text
+    assert "node status" in text  # delinquent -> status, is_active filters rows: neither is a dimension
+    assert "row filter" in text
     s = load_scenario(out)
     assert len(s.nodes) == 960
+
+
+@needs_data
+def test_cli_import_lists_dimensions_and_attributes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, eth_df: pd.DataFrame
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # no wrapped cells
+    assert main(["import", "ethereum", str(ETHEREUM), "-o", str(tmp_path / "eth.json")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    cells = [[c.strip() for c in ln.split("│")[1:-1]] for ln in lines if ln.count("│") == 5]
+    row = {c[1]: c for c in cells}
+    t = (eth_df.hosting == "t").mean()
+    assert row["hosting"] == [
+        "flag attribute",
+        "hosting",
+        "hosting",
+        f"true {100 * t:.1f}%, false {100 * (1 - t):.1f}%",
+    ]
+    assert row["proxy"][0] == row["mobile"][0] == "flag attribute"
+    assert row["isp"][:3] == ["user dimension", "isp", "isp"]
+    assert row["asn"][:3] == ["dimension", "asn", "asn"]
+    assert row["provider"][:3] == ["dimension", "provider", "(from asn, org)"]
+    assert "not read: country, city, region_name, as_org, asname" in lines
+
+
+@needs_data
+def test_cli_dimension_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "sol.json"
+    assert main(["import", "solana", str(SOLANA), "-o", str(out), "--dimension", "doublezero"]) == 0
+    assert "user dimension" in next(ln for ln in capsys.readouterr().out.splitlines() if "doublezero" in ln)
+    s = load_scenario(out)
+    assert "doublezero" in s.dimensions()
+    assert s.attribute_names() == ("jito",)
+    assert main(["import", "solana", str(SOLANA), "-o", str(out), "--dimension", "dz"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert (
+        err
+        == "error: --dimension: 'dz' is not an attribute of mapping 'solana' (attributes: doublezero, jito)"
+    )
+    # a --mapping file may move a preset attribute under dims, or a dimension under attributes
+    over = tmp_path / "over.yaml"
+    over.write_text("dims: {jito: jito}\nattributes: {version: software_version}\n", encoding="utf-8")
+    assert main(["import", "solana", str(SOLANA), "-o", str(out), "--mapping", str(over)]) == 0
+    s = load_scenario(out)
+    assert "jito" in s.dimensions()
+    assert s.attribute_names() == ("doublezero", "version")
+    capsys.readouterr()
+    # the audit reads a node list with the same opt-in
+    assert main(["audit", "--nodes", str(SOLANA), "--preset", "solana", "--dimension", "jito", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert "jito" in {m["dimension"] for m in data["measures"]}
+    assert [a["name"] for a in data["attributes"]] == ["doublezero"]
 
 
 def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

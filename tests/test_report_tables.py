@@ -117,3 +117,37 @@ def test_cli_wide_flag(monkeypatch, capsys):
     assert "Theil" not in capsys.readouterr().out.replace("Gini, Theil", "")
     assert main(["audit", "--rows", "3", "--wide"]) == 0
     assert "Theil" in capsys.readouterr().out
+
+
+def test_attributes_table_after_the_failure_table():
+    data = {
+        "nodes": [
+            {
+                "id": "a",
+                "lat": 0,
+                "lon": 0,
+                "roles": ["coordination"],
+                "stake": 3,
+                "attributes": {"dz": True},
+            },
+            {
+                "id": "b",
+                "lat": 0,
+                "lon": 1,
+                "roles": ["coordination"],
+                "stake": 1,
+                "attributes": {"dz": False},
+            },
+        ]
+    }
+    text = _render_audit(audit_scenario(Scenario.model_validate(data), "stake", rtt=FLAT_RTT))
+    assert text.index("Single-domain failures") < text.index("Node attributes (not failure domains)")
+    rows = [ln.split() for ln in text.splitlines() if ln.split()[:1] in (["dz"], ["false"])]
+    assert rows == [["dz", "true", "1", "50.0%", "75.0%"], ["false", "1", "50.0%", "25.0%"]]
+    assert "attributes describe nodes: never measured, failed or checked for independence" in text
+
+
+def _render_audit(result) -> str:
+    console = Console(width=100, record=True)
+    print_audit(result, console)
+    return console.export_text()

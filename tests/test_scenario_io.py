@@ -35,6 +35,23 @@ def test_round_trip_exact(tmp_path: Path, suffix: str) -> None:
     assert path.read_bytes() == path2.read_bytes()
 
 
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_attributes_round_trip_byte_identical(tmp_path: Path, suffix: str) -> None:
+    data = base()
+    data["nodes"][0]["attributes"] = {"doublezero": True, "jito": False, "hosting": "t", "note": "yes"}
+    s = parse_scenario(data)
+    path = tmp_path / f"s{suffix}"
+    save_scenario(s, path)
+    back = load_scenario(path)
+    assert back.node("paris").attributes == {"doublezero": True, "jito": False, "hosting": "t", "note": "yes"}
+    assert back.node("paris").attributes["note"] == "yes"  # text stays text, not YAML's boolean
+    save_scenario(back, tmp_path / f"t{suffix}")
+    assert path.read_bytes() == (tmp_path / f"t{suffix}").read_bytes()
+    text = path.read_text(encoding="utf-8")
+    assert ("doublezero: true" if suffix == ".yaml" else '"doublezero": true') in text
+    assert ("note: 'yes'" if suffix == ".yaml" else '"note": "yes"') in text
+
+
 def test_yaml_and_json_agree(tmp_path: Path) -> None:
     s = parse_scenario(base())
     save_scenario(s, tmp_path / "a.yaml")
@@ -80,6 +97,13 @@ _FINITE_LAT = st.floats(-90, 90, allow_nan=False)
 _FINITE_LON = st.floats(-180, 180, allow_nan=False)
 
 
+_ATTRIBUTE = (
+    st.booleans()
+    | st.sampled_from(["t", "f", "true", "False", "yes", "no", "1", "0", "null", "~"])
+    | st.text(min_size=1, max_size=4)
+)
+
+
 @st.composite
 def scenarios(draw: st.DrawFn) -> dict[str, Any]:
     n = draw(st.integers(1, 6))
@@ -109,6 +133,10 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
                         st.sampled_from(["grid", "rack"]), st.text(min_size=1, max_size=4), max_size=2
                     )
                 ),
+                # text that reads as a YAML boolean or number must come back as text, and booleans as booleans
+                "attributes": draw(
+                    st.dictionaries(st.sampled_from(["dz", "hosting", "jito"]), _ATTRIBUTE, max_size=3)
+                ),
             }
         )
     return {"name": draw(st.text(max_size=10)), "nodes": nodes}
@@ -122,5 +150,13 @@ def test_round_trip_property(tmp_path_factory: pytest.TempPathFactory, data: dic
     d = tmp_path_factory.mktemp("rt")
     for suffix in (".yaml", ".json"):
         save_scenario(s, d / f"x{suffix}")
-        assert load_scenario(d / f"x{suffix}") == s
+        back = load_scenario(d / f"x{suffix}")
+        assert back == s
+        # value types survive too (True == 1 in Python, so compare types explicitly)
+        for a, b in zip(back.nodes, s.nodes, strict=True):
+            assert {k: type(v) for k, v in a.attributes.items()} == {
+                k: type(v) for k, v in b.attributes.items()
+            }
+        save_scenario(back, d / f"y{suffix}")
+        assert (d / f"x{suffix}").read_bytes() == (d / f"y{suffix}").read_bytes()
     assert isinstance(s, Scenario)

@@ -176,6 +176,100 @@ def test_unknown_dimension_in_failures_and_policy() -> None:
     assert parse_scenario(data).failures["grid"].values["pjm"] == 0.5
 
 
+# --- attributes: shown, never dimensions ------------------------------------------------------------
+def test_attributes_are_not_dimensions() -> None:
+    data = base()
+    data["nodes"][0]["attributes"] = {"doublezero": True, "hosting": "cloud"}
+    data["nodes"][1]["attributes"] = {"doublezero": False}
+    s = parse_scenario(data)
+    assert s.node("paris").attributes == {"doublezero": True, "hosting": "cloud"}
+    assert s.attribute_names() == ("doublezero", "hosting")
+    assert "doublezero" not in s.dimensions()
+    assert "hosting" not in s.dimensions()
+    a = compile_scenario(s)
+    assert a.dims == s.dimensions()
+    # coded apart from the dimensions: booleans first, then text; -1 where a node lacks the attribute
+    assert a.attributes == ("doublezero", "hosting")
+    assert a.attribute_values == ((False, True), ("cloud",))
+    assert a.attribute_codes.tolist() == [[1, 0], [0, -1], [-1, -1], [-1, -1]]
+    assert s.node("paris").dim("doublezero") is None  # not a dimension value either
+
+
+@pytest.mark.parametrize(
+    ("attributes", "expected"),
+    [
+        (
+            {"dz": 1},
+            "nodes.0.attributes.dz: an attribute is non-empty text or true/false; leave an unknown value out "
+            "(got 1)",
+        ),
+        (
+            {"dz": None},
+            "nodes.0.attributes.dz: an attribute is non-empty text or true/false; leave an unknown value out (got None)",
+        ),
+        (
+            {"dz": ""},
+            "nodes.0.attributes.dz: an attribute is non-empty text or true/false; leave an unknown value out (got '')",
+        ),
+        (
+            {"dz": [True]},
+            "nodes.0.attributes.dz: an attribute is non-empty text or true/false; leave an unknown value out (got [True])",
+        ),
+        (
+            {"provider": "aws"},
+            "nodes.0.attributes: 'provider' is a built-in dimension; set it as a node field, not an attribute "
+            "(got {'provider': 'aws'})",
+        ),
+        (
+            {"double zero": True},
+            "nodes.0.attributes: attribute name 'double zero': 1-64 characters, no spaces or control "
+            "characters (got {'double zero': True})",
+        ),
+        ("yes", "nodes.0.attributes: Input should be a valid dictionary (got 'yes')"),
+    ],
+)
+def test_bad_attributes_give_one_line(attributes: Any, expected: str) -> None:
+    data = base()
+    data["nodes"][0]["attributes"] = attributes
+    assert error_of(data) == expected
+
+
+def test_a_key_is_a_dimension_or_an_attribute() -> None:
+    data = base()
+    data["nodes"][1]["attributes"] = {"grid": True}  # nyc has dims {grid: pjm}
+    assert error_of(data) == (
+        "nodes.1.attributes: 'grid' is also in dims; a key is a dimension or an attribute, not both "
+        "(got {'grid': True})"
+    )
+    data = base()
+    data["nodes"][0]["attributes"] = {"grid": True}  # another node has grid as a dimension
+    assert error_of(data) == (
+        "nodes.0.attributes.grid: 'grid' is a dimension (dims) on other nodes; a key is a dimension or an "
+        "attribute"
+    )
+
+
+@pytest.mark.parametrize(
+    ("place", "expected_loc"),
+    [("failures", "failures.dz"), ("policy", "policy.independence.1")],
+)
+def test_naming_an_attribute_as_a_domain_says_how_to_opt_in(place: str, expected_loc: str) -> None:
+    data = base()
+    data["nodes"][0]["attributes"] = {"dz": True}
+    if place == "failures":
+        data["failures"]["dz"] = {"default": 0.1}
+    else:
+        data["policy"] = {"independence": ["provider", "dz"]}
+    assert error_of(data) == (
+        f"{expected_loc}: 'dz' is a node attribute, not a dimension: move it to the nodes' dims "
+        "(or import with --dimension dz) to make it a failure domain"
+    )
+    # the opt-in: the same key under dims is a dimension that can be failed
+    data["nodes"][0]["dims"] = {"dz": "true"}
+    del data["nodes"][0]["attributes"]
+    assert "dz" in parse_scenario(data).dimensions()
+
+
 def test_probability_out_of_range() -> None:
     data = base()
     data["failures"]["provider"]["values"]["aws"] = 1.5
@@ -236,6 +330,7 @@ _SECTIONS: dict[str, tuple[int, list[str]]] = {
             "verification_modes",
             "status",
             "bandwidth_gbps",
+            "attributes",
         ],
     ),
     "models": (2, ["id", "size_bytes", "load_s", "init_s", "service_s", "verification", "min_gpu_memory_gb"]),

@@ -315,3 +315,22 @@ def test_scenario_without_failures_says_what_to_add() -> None:
         ScenarioError, match=r"^failures: the scenario has no failure probabilities; add e\.g\."
     ):
         run_trials(sc, 10)
+
+
+def test_node_attributes_are_never_sampled_as_failure_domains() -> None:
+    # Each node gets a flag attribute (as the Solana preset imports doublezero): the trials are the same
+    # bit for bit, and no domain comes from the attribute.
+    plain = three_nodes()
+    flagged = plain.model_copy(
+        update={
+            "nodes": tuple(
+                n.model_copy(update={"attributes": {"doublezero": n.id != "c"}}) for n in plain.nodes
+            )
+        }
+    )
+    a = run_trials(plain, 2000, seed=5, rtt=RTT)
+    b = run_trials(flagged, 2000, seed=5, rtt=RTT)
+    assert b.domains.dimensions == ("provider",)
+    assert b.domains.values == a.domains.values
+    assert np.array_equal(a.failed_bits, b.failed_bits)
+    assert np.array_equal(a.served, b.served)

@@ -33,6 +33,14 @@ def audit_cmd(
         str | None,
         typer.Option("--preset", help="Column mapping of --nodes: solana or ethereum (or a mapping .yaml)."),
     ] = None,
+    dimension: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--dimension",
+            help="With --nodes: read this attribute column (e.g. doublezero) as a dependency dimension, "
+            "measured like a provider. Repeatable.",
+        ),
+    ] = None,
     weight: Annotated[
         Weight, typer.Option("--weight", help="What a node counts for: count, capacity (slots) or stake.")
     ] = Weight.COUNT,
@@ -103,10 +111,15 @@ def audit_cmd(
             )
         from nodeplan.scenario.importers import import_nodes
 
-        scn = import_nodes(nodes, preset).scenario
+        scn = import_nodes(nodes, preset, dimensions=dimension or ()).scenario
     else:
         if preset is not None:
             raise DataImportError("--preset: only used with --nodes CSV")
+        if dimension:
+            raise DataImportError(
+                "--dimension: only used with --nodes CSV; in a scenario file, move the attribute to the "
+                "nodes' dims"
+            )
         scn = resolve_scenario(scenario)
     rtt = None
     if rtt_matrix is not None:

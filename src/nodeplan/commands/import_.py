@@ -13,8 +13,10 @@ from rich.table import Table
 from nodeplan.exceptions import DataImportError
 from nodeplan.scenario.importers import PRESETS, ImportResult, import_nodes, load_overrides, resolve_mapping
 from nodeplan.scenario.io import save_scenario
+from nodeplan.scenario.mapping import as_dimensions
+from nodeplan.scenario.model import DEPENDENCY_DIMENSIONS
 
-__all__ = ["import_cmd", "print_summary"]
+__all__ = ["columns_table", "import_cmd", "print_summary"]
 
 #: Above this many nodes, suggest JSON: PyYAML (pure Python) took ~24 s to write and ~64 s to read the
 #: 17,356-node Ethereum import on our 2-core machine; JSON took ~1 s to read.
@@ -68,8 +70,53 @@ def print_summary(result: ImportResult, console: Console, top: int = 8) -> None:
             cells.append(f"{100 * stake[k] / total_stake:.1f}%")
         pt.add_row(*cells)
     console.print(pt)
+    console.print(columns_table(result))
+    if result.unused_columns:
+        console.print(f"not read: {', '.join(result.unused_columns)}")
     for note in result.notes:
         console.print(f"- {note}")
+
+
+def _values(values: list[bool | str | None]) -> str:
+    """``true 73.8%, false 26.2%`` for a few values, else the number of values and the largest's share."""
+    count = Counter(
+        "(unknown)" if v is None else str(v).lower() if isinstance(v, bool) else v for v in values
+    )
+    total = len(values)
+    if len(count) <= 3:
+        return ", ".join(f"{v} {100 * k / total:.1f}%" for v, k in count.most_common())
+    top, k = count.most_common(1)[0]
+    return f"{len(count) - ('(unknown)' in count):,}; top {top} {100 * k / total:.1f}%"
+
+
+def columns_table(result: ImportResult) -> Table:
+    """Which columns became dependency dimensions (failure domains), node status, a row filter or attributes."""
+    m = result.mapping
+    nodes = result.scenario.nodes
+    t = Table(title="columns: dimensions (failure domains) and attributes (never failed)")
+    for head in ("kind", "name", "column", "values, share of nodes"):
+        t.add_column(head)
+    for d in result.scenario.dimensions():
+        if d in DEPENDENCY_DIMENSIONS:
+            col = m.columns.get(d)
+            if col is None and d == "provider" and m.derive_provider:
+                col = "(from asn, org)" if "org" in m.columns else "(from asn)"
+            elif col is None and d == "provider_region" and m.provider_region_pattern:
+                col = f"(from {m.columns.get('org', 'org')})"
+        else:
+            col = m.dims.get(d)
+        if col is not None:
+            kind = "dimension" if d in DEPENDENCY_DIMENSIONS else "user dimension"
+            t.add_row(kind, d, col, _values([n.dim(d) for n in nodes]))
+    if "status" in m.columns:
+        t.add_row("node status", "status", m.columns["status"], _values([n.status.value for n in nodes]))
+    if "active" in m.columns:
+        inactive = result.skipped.get("inactive", 0)
+        t.add_row("row filter", "active", m.columns["active"], f"{inactive:,} inactive rows skipped")
+    for a in result.scenario.attribute_names() or m.attributes:
+        kind = "flag attribute" if a in result.flag_columns else "attribute"
+        t.add_row(kind, a, m.attributes.get(a, "?"), _values([n.attributes.get(a) for n in nodes]))
+    return t
 
 
 def import_cmd(
@@ -90,8 +137,16 @@ def import_cmd(
             "--mapping",
             help=(
                 "YAML file whose keys override the preset's mapping (e.g. roles, skip_zero_stake); "
-                "its columns and dims are merged into the preset's."
+                "its columns, dims and attributes are merged into the preset's."
             ),
+        ),
+    ] = None,
+    dimension: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--dimension",
+            help="Import this attribute (e.g. a flag column such as doublezero) as a dependency dimension: "
+            "measured and failable like a provider. Repeatable.",
         ),
     ] = None,
     skip_bad_rows: Annotated[
@@ -112,19 +167,27 @@ def import_cmd(
 
     Unusable rows are counted by reason. A malformed value stops with a line naming line, column, value.
 
+    Flag columns (t/f, true/false, yes/no, 1/0) are kept as node attributes: shown, never failed. --dimension NAME makes one a dependency dimension.
+
     Example: [bold]nodeplan import solana solana_validators_epoch860.csv -o solana.yaml[/]
     """
     base = resolve_mapping(preset_or_mapping)
     overrides: dict[str, Any] = load_overrides(mapping) if mapping is not None else {}
-    for key in ("columns", "dims"):  # merged entry by entry, so a file can add one column
-        if isinstance(overrides.get(key), dict):
-            overrides[key] = {**getattr(base, key), **overrides[key]}
+    given = {k: overrides[k] for k in ("columns", "dims", "attributes") if isinstance(overrides.get(k), dict)}
+    for key, entries in given.items():  # merged entry by entry, so a file can add one column
+        overrides[key] = {**getattr(base, key), **entries}
+    for key, other in (("dims", "attributes"), ("attributes", "dims")):
+        if key in given:  # a name the file moves (e.g. a preset attribute under dims) leaves the other list
+            moved = given[key].keys() - given.get(other, {}).keys()
+            overrides[other] = {
+                k: v for k, v in overrides.get(other, getattr(base, other)).items() if k not in moved
+            }
     if skip_bad_rows:
         overrides["skip_bad_rows"] = True
-    resolved = resolve_mapping(base, **overrides)
+    resolved = as_dimensions(resolve_mapping(base, **overrides), dimension or ())
     if output.suffix.lower() not in (".yaml", ".yml", ".json"):
         raise DataImportError(f"--output: {output} must end in .yaml, .yml or .json")
-    result = import_nodes(file, resolved, name=name)
+    result = import_nodes(file, resolved, name=name, dimensions=dimension or ())
     save_scenario(result.scenario, output)
     console = Console()
     print_summary(result, console)

@@ -10,6 +10,10 @@ looks at the **live** nodes (status ``up``) and reports:
 * the single-domain failure table of :mod:`nodeplan.metrics.failure`, worst first;
 * a one-sentence headline contrasting the two.
 
+Node attributes (``Node.attributes``, e.g. imported flags such as ``doublezero``) are not dimensions: they
+are shown in ``AuditResult.attributes`` (share of live nodes and stake per value) and never measured as
+domains or failed.
+
 Dimensions that no node has a value for (e.g. ``tee_vendor`` in a list of Ethereum nodes) are listed in
 ``AuditResult.empty_dimensions`` and not measured. Where a node has an ASN but no provider (and its data
 center does not imply one), the provider is derived from the ASN with the mapping shipped in
@@ -28,6 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nodeplan.exceptions import ScenarioError
+from nodeplan.metrics.attributes import AttributeSummary, attribute_summary
 from nodeplan.metrics.failure import FailureRow, failure_table
 from nodeplan.metrics.graph import (
     DomainSummary,
@@ -84,7 +89,8 @@ class AuditResult:
     live coordination stake with no failure (so every failure row of that dimension that leaves it alive
     reports quorum ``False``). ``derived_providers`` lists ``(provider, nodes)`` for providers derived from
     the ASN because the scenario did not give one. ``measured_rtt_pairs`` counts the (demand source, node)
-    pairs whose RTT in the serving check came from a measured matrix instead of the fit.
+    pairs whose RTT in the serving check came from a measured matrix instead of the fit. ``attributes``
+    shows how the live nodes split over each node attribute (never a failure domain).
     """
 
     scenario: str
@@ -103,6 +109,7 @@ class AuditResult:
     baseline_dominant: tuple[tuple[str, str, float], ...] = ()
     derived_providers: tuple[tuple[str, int], ...] = ()
     measured_rtt_pairs: int = 0
+    attributes: tuple[AttributeSummary, ...] = ()
 
     def measure(self, dimension: str, role: str = ALL_ROLES) -> DistributionMeasures:
         """The measures of ``dimension`` for ``role``; raises ``KeyError`` naming them when absent."""
@@ -136,6 +143,7 @@ class AuditResult:
             "derived_providers": [{"provider": p, "nodes": n} for p, n in self.derived_providers],
             "measured_rtt_pairs": self.measured_rtt_pairs,
             "failure_rows": [_row_dict(r) for r in self.failure_rows],
+            "attributes": [_attribute_dict(a) for a in self.attributes],
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -200,6 +208,25 @@ def _row_dict(r: FailureRow) -> dict[str, Any]:
         "alive_stake_share": _r(r.alive_stake_share),
         "largest_surviving_share": _r(r.largest_surviving_share),
         "harm": _r(r.harm),
+    }
+
+
+def _attribute_dict(a: AttributeSummary) -> dict[str, Any]:
+    return {
+        "name": a.name,
+        "flag": a.flag,
+        "distinct": a.distinct,
+        "unknown_nodes": a.unknown_nodes,
+        "unknown_share": _r(a.unknown_share),
+        "values": [
+            {
+                "value": v.value,
+                "nodes": v.nodes,
+                "node_share": _r(v.node_share),
+                "stake_share": _r(v.stake_share),
+            }
+            for v in a.values
+        ],
     }
 
 
@@ -459,4 +486,5 @@ def audit_scenario(
         baseline_dominant=_dominant(arrays, codes, tuple(fail_dims)),
         derived_providers=derived,
         measured_rtt_pairs=measured_pairs,
+        attributes=attribute_summary(arrays, top_k),
     )

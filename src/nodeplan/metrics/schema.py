@@ -12,7 +12,7 @@ from typing import Any
 __all__ = ["AUDIT_JSON_SCHEMA", "SCHEMA_VERSION"]
 
 #: Version of the audit JSON layout.
-SCHEMA_VERSION = "1.1"  # 1.1: baseline.dominant, derived_providers, measured_rtt_pairs
+SCHEMA_VERSION = "1.2"  # 1.1: baseline.dominant, derived_providers, measured_rtt_pairs; 1.2: attributes
 
 _num = {"type": ["number", "null"]}
 _share = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
@@ -47,6 +47,7 @@ AUDIT_JSON_SCHEMA: dict[str, Any] = {
         "derived_providers",
         "measured_rtt_pairs",
         "failure_rows",
+        "attributes",
     ],
     "additionalProperties": False,
     "properties": {
@@ -122,6 +123,29 @@ AUDIT_JSON_SCHEMA: dict[str, Any] = {
                     "top": {
                         "type": "array",
                         "items": _record({"entity": {"type": "string"}, "share": _share}, closed=False),
+                    },
+                }
+            ),
+        },
+        "attributes": {
+            "type": "array",
+            "items": _record(
+                {
+                    "name": {"type": "string"},
+                    "flag": {"type": "boolean"},
+                    "distinct": {"type": "integer", "minimum": 0},
+                    "unknown_nodes": {"type": "integer", "minimum": 0},
+                    "unknown_share": _share,
+                    "values": {
+                        "type": "array",
+                        "items": _record(
+                            {
+                                "value": {"type": ["string", "boolean"]},
+                                "nodes": {"type": "integer", "minimum": 1},
+                                "node_share": _share,
+                                "stake_share": _share,
+                            }
+                        ),
                     },
                 }
             ),

@@ -21,6 +21,7 @@ from nodeplan.metrics.audit import ALL_ROLES, AuditResult
 
 __all__ = [
     "WIDE_MIN_COLUMNS",
+    "attributes_table",
     "failure_table_view",
     "measures_table",
     "print_audit",
@@ -172,6 +173,32 @@ def failure_table_view(result: AuditResult, limit: int = 15, *, wide: bool = Fal
     return _table(title, cols, wide)
 
 
+def attributes_table(result: AuditResult, per_attribute: int = 3, *, wide: bool = False) -> Table:
+    """Share of live nodes (and stake) per value of each node attribute, ``per_attribute`` values each."""
+    has_stake = any(v.stake_share is not None for a in result.attributes for v in a.values)
+    rows: list[tuple[str, str, str, str, str]] = []
+    for a in result.attributes:
+        for j, v in enumerate(a.values[:per_attribute]):
+            text = str(v.value).lower() if isinstance(v.value, bool) else v.value
+            rows.append(
+                (a.name if j == 0 else "", text, str(v.nodes), _pct(v.node_share), _pct(v.stake_share))
+            )
+        more = a.distinct - min(per_attribute, len(a.values))
+        if more > 0:
+            rows.append(("", f"({more} more values)", "", "", ""))
+        if a.unknown_nodes:
+            rows.append(("", "(unknown)", str(a.unknown_nodes), _pct(a.unknown_share), ""))
+    cols = [
+        _Col("attribute", [r[0] for r in rows], text=True),
+        _Col("value", [r[1] for r in rows], text=True),
+        _Col("live\nnodes", [r[2] for r in rows]),
+        _Col("node\nshare", [r[3] for r in rows]),
+    ]
+    if has_stake:
+        cols.append(_Col("stake\nshare", [r[4] for r in rows]))
+    return _table("Node attributes (not failure domains)", cols, wide)
+
+
 def _legends(result: AuditResult, limit: int) -> tuple[str, str, str]:
     dims = result.summary[0].dims if result.summary else ()
     shared = ", ".join(d.replace("_", " ") for d in dims) or "no dimension"
@@ -250,6 +277,15 @@ def print_audit(
         parts.append(table)
         if not wide:
             parts.append(Text(legend, style="dim"))
+    if result.attributes:
+        parts.append(attributes_table(result, wide=wide))
+        parts.append(
+            Text(
+                "attributes describe nodes: never measured, failed or checked for independence "
+                "(to make one a failure domain, import with --dimension NAME).",
+                style="dim",
+            )
+        )
     if not wide:
         parts.append(Text("More columns (2^H, entropy, Gini, Theil, components, ...): --wide.", style="dim"))
     c.print(Group(*parts))

@@ -2,11 +2,14 @@
 
 Nodes are rows, models are columns; dependency dimensions are integer-coded with ``-1`` for an unknown
 value, so "do nodes i and j share a provider" is ``codes[i, k] == codes[j, k] and codes[i, k] >= 0``.
+Node attributes are coded the same way in separate arrays (``attribute_codes``): they are never dimensions.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -39,6 +42,9 @@ class ScenarioArrays:
     dims : dimension names, column order of ``dim_codes``
     dim_codes : (n, d) int32, index into ``dim_values[k]`` or -1 when unknown
     dim_values : per dimension, the distinct known values (sorted)
+    attributes : node attribute names (sorted), column order of ``attribute_codes``; never dimensions
+    attribute_codes : (n, a) int32, index into ``attribute_values[k]`` or -1 when the node lacks it
+    attribute_values : per attribute, the distinct values (booleans first, then text, sorted)
     derived_providers : ``(provider, nodes)`` derived from ASNs when the codes were completed
         (:func:`nodeplan.model.codes.compile_network`); empty for raw arrays
     """
@@ -63,6 +69,9 @@ class ScenarioArrays:
     dims: tuple[str, ...]
     dim_codes: NDArray[np.int32]
     dim_values: tuple[tuple[str, ...], ...]
+    attributes: tuple[str, ...]
+    attribute_codes: NDArray[np.int32]
+    attribute_values: tuple[tuple[bool | str, ...], ...]
     derived_providers: tuple[tuple[str, int], ...] = ()
 
     @property
@@ -87,8 +96,21 @@ class ScenarioArrays:
         return self.dims.index(dim)
 
 
+def _encode(raw: Sequence[Any], key: Callable[[Any], Any] | None = None) -> tuple[list[int], tuple[Any, ...]]:
+    """Codes (``-1`` for ``None``) into the distinct known values of ``raw``, sorted by ``key``."""
+    known = tuple(sorted({v for v in raw if v is not None}, key=key))
+    index: dict[Hashable, int] = {v: c for c, v in enumerate(known)}
+    index[None] = -1
+    return [index[v] for v in raw], known
+
+
+def _bool_then_text(v: bool | str) -> tuple[bool, str]:
+    return isinstance(v, str), str(v)
+
+
 def compile_scenario(scenario: Scenario) -> ScenarioArrays:
-    """Build the raw :class:`ScenarioArrays` view of ``scenario`` (O(n·(m+d))), codes as written.
+    """Build the raw :class:`ScenarioArrays` view of ``scenario`` (O(n·(m+d+a)), a = attributes), codes
+    as written.
 
     Every part of nodeplan uses :func:`nodeplan.model.codes.compile_network` instead, which completes
     the dependency codes once.
@@ -114,11 +136,14 @@ def compile_scenario(scenario: Scenario) -> ScenarioArrays:
                 raw = [None if v is None else str(v) for v in raw]
         else:
             raw = [node.dims.get(dim) for node in nodes]
-        known = tuple(sorted({v for v in raw if v is not None}))
-        index: dict[str | None, int] = {v: c for c, v in enumerate(known)}
-        index[None] = -1
-        codes[:, k] = [index[v] for v in raw]
+        codes[:, k], known = _encode(raw)
         values.append(known)
+    attrs = scenario.attribute_names()
+    attr_codes = np.full((n, len(attrs)), -1, dtype=np.int32)
+    attr_values: list[tuple[bool | str, ...]] = []
+    for k, name in enumerate(attrs):
+        attr_codes[:, k], known = _encode([node.attributes.get(name) for node in nodes], _bool_then_text)
+        attr_values.append(known)
     return ScenarioArrays(
         node_ids=tuple(x.id for x in nodes),
         lat=np.array([x.lat for x in nodes], dtype=float),
@@ -142,4 +167,7 @@ def compile_scenario(scenario: Scenario) -> ScenarioArrays:
         dims=dims,
         dim_codes=codes,
         dim_values=tuple(values),
+        attributes=attrs,
+        attribute_codes=attr_codes,
+        attribute_values=tuple(attr_values),
     )

@@ -4,6 +4,11 @@ The columns are read as a :class:`~nodeplan.scenario.mapping.ColumnMapping` says
 of the presets ``solana`` and ``ethereum`` in :data:`~nodeplan.scenario.mapping.PRESETS`, described
 there); the mapping names are re-exported here.
 
+Columns under the mapping's ``dims`` become user dependency dimensions (``Node.dims``); columns under its
+``attributes`` become ``Node.attributes`` (shown, never failure domains): booleans when every known value
+of the column is a flag (``t``/``f``, ``true``/``false``, ``yes``/``no``, ``1``/``0``), text otherwise.
+``import_nodes(..., dimensions=[...])`` imports named attributes as dimensions instead.
+
 Rows that cannot be used are counted in :attr:`ImportResult.skipped` by reason (``missing lat/lon``,
 ``inactive``, ``duplicate id``, ...), never dropped silently. A value that is present but malformed
 (``lat = abc``) raises :class:`~nodeplan.exceptions.DataImportError` naming the line, column and value,
@@ -16,7 +21,7 @@ import csv
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,10 +30,12 @@ from pydantic import ValidationError
 
 from nodeplan.exceptions import DataImportError
 from nodeplan.scenario.mapping import (
+    FLAG_VALUES,
     MAPPABLE_FIELDS,
     PRESETS,
     STRING_FIELDS,
     ColumnMapping,
+    as_dimensions,
     load_mapping,
     load_overrides,
     resolve_mapping,
@@ -37,10 +44,12 @@ from nodeplan.scenario.model import Node, NodeStatus, Scenario
 from nodeplan.scenario.providers import ProviderMap, default_provider_map
 
 __all__ = [
+    "FLAG_VALUES",
     "MAPPABLE_FIELDS",
     "PRESETS",
     "ColumnMapping",
     "ImportResult",
+    "as_dimensions",
     "import_nodes",
     "load_mapping",
     "load_overrides",
@@ -56,6 +65,9 @@ class ImportResult:
     """What :func:`import_nodes` produced.
 
     ``rows_used + sum(skipped.values()) == rows_read``; ``skipped`` maps a reason to a row count.
+    ``mapping`` is the mapping as applied (after ``dimensions``): its ``dims`` became dependency
+    dimensions, its ``attributes`` node attributes; ``flag_columns`` are the names (dimension or
+    attribute) whose column holds only flag values; ``unused_columns`` are the CSV columns nothing read.
     """
 
     scenario: Scenario
@@ -65,6 +77,8 @@ class ImportResult:
     notes: tuple[str, ...]
     mapping: ColumnMapping
     source: str
+    flag_columns: tuple[str, ...] = ()
+    unused_columns: tuple[str, ...] = ()
 
 
 class _BadValueError(Exception):
@@ -99,11 +113,14 @@ class _Reader:
         providers: ProviderMap,
         idx: Mapping[str, int],
         dim_idx: Mapping[str, int],
+        attr_idx: Mapping[str, int],
+        flags: frozenset[str],
     ) -> None:
         self.m = mapping
         self.idx = idx
         self.string_idx = tuple((f, idx[f]) for f in STRING_FIELDS if f in idx)
         self.dim_idx = tuple(dim_idx.items())
+        self.attr_idx = tuple((a, j, a in flags) for a, j in attr_idx.items())
         self.providers = providers
         self.nulls = frozenset(mapping.null_values)
         self.skipped: Counter[str] = Counter()
@@ -177,6 +194,11 @@ class _Reader:
         if node_id in self.seen_ids:
             return "duplicate id"
         dims = {d: v for d, j in self.dim_idx if (v := g(row, j)) is not None}
+        attrs: dict[str, bool | str] = {}
+        for a, j, flag in self.attr_idx:
+            v = g(row, j)
+            if v is not None:
+                attrs[a] = FLAG_VALUES[v.lower()] if flag else v
         extra = {k: v for k, v in strings.items() if v is not None}
         if asn is not None:
             extra["asn"] = asn
@@ -184,6 +206,8 @@ class _Reader:
             extra["country"] = country
         if dims:
             extra["dims"] = dims
+        if attrs:
+            extra["attributes"] = attrs
         if status is not NodeStatus.UP:
             extra["status"] = status
         try:
@@ -243,6 +267,19 @@ def _column_index(header: list[str], wanted: Mapping[str, str], path: Path) -> d
     return out
 
 
+def _flag_columns(
+    rows: list[tuple[int, list[str]]], wanted: Mapping[str, int], nulls: frozenset[str]
+) -> frozenset[str]:
+    """Names in ``wanted`` whose column's known values (stripped, any case) are all in ``FLAG_VALUES``."""
+    out = []
+    for name, j in wanted.items():
+        raw = {row[j] for _, row in rows if j < len(row)}  # few distinct values: normalise those only
+        values = {v.strip().lower() for v in raw} - nulls
+        if values and values <= FLAG_VALUES.keys():
+            out.append(name)
+    return frozenset(out)
+
+
 def _nodes(k: int) -> str:
     return f"{k} node" if k == 1 else f"{k} nodes"
 
@@ -257,6 +294,7 @@ def import_nodes(
     *,
     providers: ProviderMap | None = None,
     name: str | None = None,
+    dimensions: Iterable[str] = (),
     **overrides: Any,
 ) -> ImportResult:
     """Read a node-list CSV into a scenario of nodes (no models or demand).
@@ -271,6 +309,9 @@ def import_nodes(
         Provider mapping for ``derive_provider`` (default: the shipped ``providers.csv``).
     name
         Scenario name (default: the mapping name).
+    dimensions
+        Attributes of the mapping to import as user dimensions instead (:func:`as_dimensions`); flag
+        columns imported this way keep their text (``True``/``False``, ``t``/``f``) as today's ``dims``.
     **overrides
         Attributes of :class:`ColumnMapping` to replace, e.g. ``skip_bad_rows=True``.
 
@@ -283,14 +324,19 @@ def import_nodes(
     ------
     DataImportError
         Unknown preset, unreadable or malformed file, a mapped column missing from the header, or a
-        malformed value (one line naming the line, column and value) unless ``skip_bad_rows``.
+        malformed value (one line naming the line, column and value) unless ``skip_bad_rows``; a name in
+        ``dimensions`` that is not an attribute of the mapping.
     """
-    m = resolve_mapping(mapping, **overrides)
+    named = tuple(dimensions)
+    m = as_dimensions(resolve_mapping(mapping, **overrides), named)
     p = Path(path)
     header, rows = _open_rows(p)
     idx = _column_index(header, m.columns, p)
     dim_idx = _column_index(header, m.dims, p)
-    reader = _Reader(m, providers or default_provider_map(), idx, dim_idx)
+    attr_idx = _column_index(header, m.attributes, p)
+    nulls = frozenset(m.null_values)
+    flags = _flag_columns(rows, {**dim_idx, **attr_idx}, nulls)
+    reader = _Reader(m, providers or default_provider_map(), idx, dim_idx, attr_idx, flags)
     nodes: list[Node] = []
     width = len(header)
     for line, row in rows:
@@ -330,14 +376,24 @@ def import_nodes(
         rows_read=len(rows),
         rows_used=len(nodes),
         skipped=skipped,
-        notes=_notes(m, nodes, reader),
+        notes=_notes(m, nodes, reader, flags - set(named)),
         mapping=m,
         source=str(p),
+        flag_columns=tuple(sorted(flags)),
+        unused_columns=tuple(
+            c for c in header if c not in {*m.columns.values(), *m.dims.values(), *m.attributes.values()}
+        ),
     )
 
 
-def _notes(m: ColumnMapping, nodes: list[Node], reader: _Reader) -> tuple[str, ...]:
+def _notes(m: ColumnMapping, nodes: list[Node], reader: _Reader, flags: frozenset[str]) -> tuple[str, ...]:
+    """What the summary says under its tables; ``flags``: flag columns not named with ``dimensions``."""
     notes: list[str] = []
+    for d in sorted(flags & m.dims.keys()):  # a flag column under dims, not named with --dimension
+        notes.append(
+            f"dimension {d} (column {m.dims[d]}) holds only flag values, yet is a dependency dimension "
+            "(measured like a provider); map it under attributes if it only describes the node"
+        )
     total_stake = sum(n.stake for n in nodes)
     if "stake" in m.columns:
         unit = f" {m.stake_unit}" if m.stake_unit else ""

@@ -11,13 +11,22 @@ which roles every imported node gets and how values are parsed (the reading itse
     provider derived from the ASN. **Delinquent** validators are *kept* with status ``down`` (they are
     in the validator set but not voting, so an audit must see them as already failed); rows with
     ``is_active`` false are skipped as ``inactive``; zero-stake rows are kept (they count by node number,
-    not by stake). AS0 and the key ``0--Unknown`` mean "unknown".
+    not by stake). AS0 and the key ``0--Unknown`` mean "unknown". ``software_version`` is a user
+    dimension (a bug in one release takes down every validator running it); the ``jito`` and
+    ``is_dz`` (``doublezero``) flags are attributes.
 ``ethereum``
     Ethereum execution-layer nodes as /24 prefixes (``ethereum_el_nodes_*.csv``): coordination nodes with
     no stake (measures are by node count). Several rows share one prefix, so ``id`` = prefix + ``#k``
     (k-th row of that prefix). ``asn`` like ``AS6752``; provider from the ASN, then from ``org``;
-    ``provider_region`` from cloud org strings such as ``AWS EC2 (us-east-1)``; the ``hosting``,
-    ``proxy``, ``mobile`` flags (``t``/``f``) and ``isp`` become user dimensions.
+    ``provider_region`` from cloud org strings such as ``AWS EC2 (us-east-1)``; ``isp`` is a user
+    dimension; the ``hosting``, ``proxy``, ``mobile`` flags (``t``/``f``) are attributes.
+
+**Dimensions and attributes.** A column under ``dims`` becomes a user dependency dimension (a failure
+domain, like ``provider``); a column under ``attributes`` describes the node and is never failed or
+measured as a domain. An attribute column whose values are all flags (:data:`FLAG_VALUES`, e.g.
+``t``/``f``, ``True``/``False``, ``yes``/``no``, ``1``/``0``, any case, blanks = unknown) is read as
+booleans; other attribute columns as text. :func:`as_dimensions` (``nodeplan import --dimension NAME``)
+turns named attributes into dimensions: the user's explicit opt-in.
 """
 
 from __future__ import annotations
@@ -29,16 +38,18 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from nodeplan.exceptions import DataImportError
 from nodeplan.scenario.model import DEPENDENCY_DIMENSIONS, Role
 
 __all__ = [
+    "FLAG_VALUES",
     "MAPPABLE_FIELDS",
     "PRESETS",
     "STRING_FIELDS",
     "ColumnMapping",
+    "as_dimensions",
     "load_mapping",
     "load_overrides",
     "resolve_mapping",
@@ -56,6 +67,18 @@ STRING_FIELDS: tuple[str, ...] = (
     "tee_vendor",
     "org",
 )
+#: Flag values (lower-case, after stripping) and the boolean each means. A column whose known values are all
+#: flags is a flag column: as an attribute it is read as booleans.
+FLAG_VALUES: dict[str, bool] = {
+    "t": True,
+    "true": True,
+    "yes": True,
+    "1": True,
+    "f": False,
+    "false": False,
+    "no": False,
+    "0": False,
+}
 #: Keys allowed in :attr:`ColumnMapping.columns`. ``org`` only feeds provider derivation; ``status``
 #: marks a node down (see ``down_values``); ``active`` drops the row (see ``inactive_values``).
 MAPPABLE_FIELDS: tuple[str, ...] = (
@@ -83,7 +106,10 @@ class ColumnMapping(BaseModel):
         Node field (one of :data:`MAPPABLE_FIELDS`) -> CSV column. ``lat`` and ``lon`` are required;
         without ``id`` nodes are named ``<id_prefix>row<line>``.
     dims
-        User dimension name -> CSV column (stored in ``Node.dims``).
+        User dimension name -> CSV column (stored in ``Node.dims``): failure and trust domains.
+    attributes
+        Attribute name -> CSV column (stored in ``Node.attributes``): shown, never failed or measured as
+        domains. Flag columns (all values in :data:`FLAG_VALUES`) are read as booleans, others as text.
     roles
         Roles every imported node gets.
     id_prefix
@@ -113,6 +139,7 @@ class ColumnMapping(BaseModel):
     description: str = ""
     columns: dict[str, str]
     dims: dict[str, str] = Field(default_factory=dict)
+    attributes: dict[str, str] = Field(default_factory=dict)
     roles: frozenset[Role] = Field(default=frozenset({Role.COORDINATION}), min_length=1)
     id_prefix: str = ""
     number_repeated_ids: bool = False
@@ -137,13 +164,20 @@ class ColumnMapping(BaseModel):
                 raise ValueError(f"no column given for required field {key!r}")
         return v
 
-    @field_validator("dims")
+    @field_validator("dims", "attributes")
     @classmethod
     def _user_dims(cls, v: dict[str, str]) -> dict[str, str]:
         for key in v:
             if key in DEPENDENCY_DIMENSIONS:
-                raise ValueError(f"dimension {key!r} is built in; map it in 'columns', not 'dims'")
+                raise ValueError(f"dimension {key!r} is built in; map it in 'columns'")
         return v
+
+    @model_validator(mode="after")
+    def _dimension_or_attribute(self) -> ColumnMapping:
+        both = self.dims.keys() & self.attributes.keys()
+        if both:
+            raise ValueError(f"{min(both)!r} is under both dims and attributes; keep it under one")
+        return self
 
     @field_validator("provider_region_pattern")
     @classmethod
@@ -181,7 +215,8 @@ PRESETS: dict[str, ColumnMapping] = {
             "status": "delinquent",
             "active": "is_active",
         },
-        dims={"software_version": "software_version", "jito": "jito", "doublezero": "is_dz"},
+        dims={"software_version": "software_version"},
+        attributes={"jito": "jito", "doublezero": "is_dz"},
         stake_scale=1e-9,  # 1 SOL = 1e9 lamports
         stake_unit="SOL",
         down_values=("true",),
@@ -199,7 +234,8 @@ PRESETS: dict[str, ColumnMapping] = {
             "country": "country_code",
             "org": "org",
         },
-        dims={"hosting": "hosting", "proxy": "proxy", "mobile": "mobile", "isp": "isp"},
+        dims={"isp": "isp"},
+        attributes={"hosting": "hosting", "proxy": "proxy", "mobile": "mobile"},
         number_repeated_ids=True,
         provider_region_pattern=(
             r"^(?:AWS EC2|Google Cloud|Oracle Cloud Infrastructure|Microsoft Azure Cloud) \(([a-z0-9-]+)\)$"
@@ -208,13 +244,36 @@ PRESETS: dict[str, ColumnMapping] = {
 }
 
 
+def as_dimensions(mapping: ColumnMapping, names: Iterable[str], origin: str = "--dimension") -> ColumnMapping:
+    """``mapping`` with the attributes ``names`` imported as user dimensions instead (explicit opt-in).
+
+    A name already under ``dims`` is left there; any other name raises :class:`DataImportError`.
+
+    >>> m = as_dimensions(PRESETS["solana"], ["doublezero"])
+    >>> m.dims["doublezero"], sorted(m.attributes)
+    ('is_dz', ['jito'])
+    """
+    attributes = dict(mapping.attributes)
+    dims = dict(mapping.dims)
+    for name in names:
+        if name in dims:
+            continue
+        if name not in attributes:
+            known = ", ".join(sorted(attributes)) or "none"
+            raise DataImportError(
+                f"{origin}: {name!r} is not an attribute of mapping {mapping.name!r} (attributes: {known})"
+            )
+        dims[name] = attributes.pop(name)
+    return mapping.model_copy(update={"dims": dims, "attributes": attributes})
+
+
 def _mapping_error(exc: ValidationError, origin: str) -> DataImportError:
     err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"]) or "mapping"
+    loc = ".".join(str(p) for p in err["loc"])
     msg = err["msg"].removeprefix("Value error, ")
     got = err.get("input")
     tail = "" if isinstance(got, dict | list | tuple) or err["type"] == "missing" else f" (got {got!r})"
-    return DataImportError(f"{origin}: {loc}: {msg}{tail}".replace("\n", " "))
+    return DataImportError(f"{origin}: {loc + ': ' if loc else ''}{msg}{tail}".replace("\n", " "))
 
 
 def load_mapping(path: str | Path) -> ColumnMapping:

@@ -11,10 +11,21 @@ Cross-references (a node's warm model, a demand's model) and uniqueness are chec
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
-from typing import Annotated
+from functools import lru_cache
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
     "DEPENDENCY_DIMENSIONS",
@@ -76,6 +87,28 @@ _ID = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s\x00-\x1
 #: Upper bound of ``Node.capacity``: far above any real node, well inside int64 (numpy view).
 MAX_CAPACITY = 10**9
 _NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+# Attribute and user-dimension names: no whitespace or control characters (they are CLI names too).
+_NAME = re.compile(r"^[^\s\x00-\x1f\x7f]{1,64}$")
+
+
+def _attribute_value(v: Any) -> Any:
+    """An attribute value is non-empty text or a boolean (a number or null is refused, never coerced)."""
+    if isinstance(v, bool) or (isinstance(v, str) and v):
+        return v
+    raise ValueError("an attribute is non-empty text or true/false; leave an unknown value out")
+
+
+@lru_cache(maxsize=4096)  # a node list repeats a handful of names on every node
+def _bad_attribute_name(key: str) -> str | None:
+    """Why ``key`` cannot name an attribute, or ``None``."""
+    if key in DEPENDENCY_DIMENSIONS:
+        return f"{key!r} is a built-in dimension; set it as a node field, not an attribute"
+    if not _NAME.match(key):
+        return f"attribute name {key!r}: 1-64 characters, no spaces or control characters"
+    return None
+
+
+_AttributeValue = Annotated[bool | str, BeforeValidator(_attribute_value)]
 _Pos = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
@@ -89,6 +122,11 @@ class Node(_Frozen):
     ``capacity`` is the number of requests it serves at once (the ``c`` of M/M/c). ``gpu_memory_gb``
     bounds the total size of its warm models; ``disk_gb`` bounds what it stores. ``price_usd_per_hour``
     is the whole node's price; one request costs its share of a slot for its service time.
+
+    ``dims`` are user dependency dimensions (failure and trust domains, like ``provider``); ``attributes``
+    describe the node (e.g. ``doublezero: true``, ``hosting: false``): the audit shows them, but they are
+    never failed, measured as domains or checked for independence. To make an attribute a failure domain,
+    move it to ``dims`` (``nodeplan import --dimension NAME`` does it at import).
     """
 
     id: _ID
@@ -116,6 +154,10 @@ class Node(_Frozen):
     tee_vendor: str | None = None
     software_client: str | None = None
     dims: dict[str, str] = Field(default_factory=dict, description="user-defined dependency dimensions")
+    attributes: dict[str, _AttributeValue] = Field(
+        default_factory=dict,
+        description="descriptive attributes (text or true/false): shown, never failed or counted as domains",
+    )
 
     @field_validator("country")
     @classmethod
@@ -128,6 +170,18 @@ class Node(_Frozen):
         for key in v:
             if key in DEPENDENCY_DIMENSIONS:
                 raise ValueError(f"dimension {key!r} is built in; set it as a node field, not in dims")
+        return v
+
+    @field_validator("attributes")
+    @classmethod
+    def _attribute_names(cls, v: dict[str, bool | str], info: ValidationInfo) -> dict[str, bool | str]:
+        dims = info.data.get("dims", {})
+        for key in v:
+            if key in dims:
+                raise ValueError(f"{key!r} is also in dims; a key is a dimension or an attribute, not both")
+            bad = _bad_attribute_name(key)
+            if bad:
+                raise ValueError(bad)
         return v
 
     @model_validator(mode="after")
@@ -259,13 +313,27 @@ class Scenario(_Frozen):
                     f"demand.{i}.verification",
                     f"model {d.model!r} does not support verification {d.verification.value!r}",
                 )
-        dims = set(DEPENDENCY_DIMENSIONS) | {k for n in self.nodes for k in n.dims}
-        for key in self.failures:
+        user_dims = {k for n in self.nodes for k in n.dims}
+        attrs = {k for n in self.nodes for k in n.attributes}
+        if user_dims & attrs:
+            i, n = next((i, n) for i, n in enumerate(self.nodes) if n.attributes.keys() & user_dims)
+            key = min(n.attributes.keys() & user_dims)
+            raise _located(
+                f"nodes.{i}.attributes.{key}",
+                f"{key!r} is a dimension (dims) on other nodes; a key is a dimension or an attribute",
+            )
+        dims = set(DEPENDENCY_DIMENSIONS) | user_dims
+        named = [(f"failures.{k}", k) for k in self.failures]
+        named += [(f"policy.independence.{j}", k) for j, k in enumerate(self.policy.independence)]
+        for loc, key in named:
+            if key in attrs:
+                raise _located(
+                    loc,
+                    f"{key!r} is a node attribute, not a dimension: move it to the nodes' dims "
+                    f"(or import with --dimension {key}) to make it a failure domain",
+                )
             if key not in dims:
-                raise _located(f"failures.{key}", f"unknown dimension {key!r}")
-        for j, key in enumerate(self.policy.independence):
-            if key not in dims:
-                raise _located(f"policy.independence.{j}", f"unknown dimension {key!r}")
+                raise _located(loc, f"unknown dimension {key!r}")
         if self.demand and not self.sources:
             raise _located("sources", "demand is given but there are no sources")
         return self
@@ -291,9 +359,13 @@ class Scenario(_Frozen):
         raise ScenarioError(f"node: unknown node id {node_id!r}")
 
     def dimensions(self) -> tuple[str, ...]:
-        """Built-in dimensions followed by user-defined ones (sorted)."""
+        """Built-in dimensions followed by user-defined ones (sorted); never the nodes' attributes."""
         extra = sorted({k for n in self.nodes for k in n.dims})
         return DEPENDENCY_DIMENSIONS + tuple(extra)
+
+    def attribute_names(self) -> tuple[str, ...]:
+        """Names of the nodes' attributes (sorted): shown by the audit, never failure domains."""
+        return tuple(sorted({k for n in self.nodes for k in n.attributes}))
 
 
 class _LocatedError(ValueError):
