@@ -163,7 +163,6 @@ def _attr_counts(nodes, name: str) -> dict[bool, int]:
     return {True: c[True], False: c[False]}
 
 
-@needs_data
 def test_solana_flags_are_attributes(solana) -> None:
     s = solana.scenario
     assert (solana.rows_read, solana.rows_used) == (963, 960)
@@ -177,7 +176,6 @@ def test_solana_flags_are_attributes(solana) -> None:
     assert _attr_counts(s.nodes, "jito") == _flag_counts(kept.jito) == {True: 908, False: 52}
 
 
-@needs_data
 def test_ethereum_flags_are_attributes(ethereum, eth_df) -> None:
     s = ethereum.scenario
     assert ethereum.rows_used == len(eth_df) == 17_356
@@ -189,7 +187,6 @@ def test_ethereum_flags_are_attributes(ethereum, eth_df) -> None:
     assert _attr_counts(s.nodes, "hosting") == {True: 9735, False: 7621}  # README: 56% hosting=t
 
 
-@needs_data
 def test_audit_never_fails_or_measures_flags(solana, ethereum, eth_df) -> None:
     sol = audit_scenario(solana.scenario, "stake")
     eth = audit_scenario(ethereum.scenario, "count", roles=("all",))
@@ -216,7 +213,6 @@ def test_audit_never_fails_or_measures_flags(solana, ethereum, eth_df) -> None:
     assert all(v.stake_share is None for v in hosting.values)  # no stake in the Ethereum list
 
 
-@needs_data
 def test_dimension_opt_in_makes_a_flag_a_dimension_again() -> None:
     r = import_nodes(SOLANA, "solana", dimensions=["doublezero"])
     s = r.scenario
@@ -460,7 +456,6 @@ def test_cli_import_solana(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert len(s.nodes) == 960
 
 
-@needs_data
 def test_cli_import_lists_dimensions_and_attributes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, eth_df: pd.DataFrame
 ) -> None:
@@ -483,7 +478,6 @@ def test_cli_import_lists_dimensions_and_attributes(
     assert "not read: country, city, region_name, as_org, asname" in lines
 
 
-@needs_data
 def test_cli_dimension_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "sol.json"
     assert main(["import", "solana", str(SOLANA), "-o", str(out), "--dimension", "doublezero"]) == 0
