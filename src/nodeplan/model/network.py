@@ -51,6 +51,24 @@ from nodeplan.scenario.model import Model, Role, Scenario, VerificationMode
 __all__ = ["NetworkState", "queue_wait_s"]
 
 _HOP_CACHE_CELLS = 8_000_000  # hop RTT rows kept, in cells (64 MB)
+#: attributes that change with the state (copied by :meth:`NetworkState.copy`)
+_MUTABLE = (
+    "up",
+    "warm",
+    "last_used",
+    "in_flight",
+    "load_rps",
+    "load_s",
+    "cold_unwarm_s",
+    "cold_source",
+    "cold_ms",
+    "queue_ms",
+    "qc_ms",
+    "base_ms",
+    "exec_ok",
+    "ver_ok",
+    "indep_share",
+)
 
 
 def queue_wait_s(
@@ -177,27 +195,22 @@ class NetworkState:
         """An independent copy of the mutable state (static arrays are shared)."""
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
-        for name in (
-            "up",
-            "warm",
-            "last_used",
-            "in_flight",
-            "load_rps",
-            "load_s",
-            "cold_unwarm_s",
-            "cold_source",
-            "cold_ms",
-            "queue_ms",
-            "qc_ms",
-            "base_ms",
-            "exec_ok",
-            "ver_ok",
-            "indep_share",
-        ):
-            val = getattr(self, name)
-            setattr(new, name, {k: v.copy() for k, v in val.items()} if isinstance(val, dict) else val.copy())
-        new.verifier_cache = dict(self.verifier_cache)
+        new._own_mutable()
         return new
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """Unpickled (a worker process, Ray's object store): own writable copies of the mutable state,
+        since zero-copy deserialisation hands out read-only arrays."""
+        self.__dict__.update(state)
+        self._own_mutable()
+
+    def _own_mutable(self) -> None:
+        for name in _MUTABLE:
+            val = getattr(self, name)
+            setattr(
+                self, name, {k: v.copy() for k, v in val.items()} if isinstance(val, dict) else val.copy()
+            )
+        self.verifier_cache = dict(self.verifier_cache)
 
     # -- lookups --------------------------------------------------------------------------------------
     def node_index(self, node: str) -> int:
