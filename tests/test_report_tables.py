@@ -84,7 +84,7 @@ def test_default_tables_keep_full_headers_at_100_columns(which, og_audit, long_a
 
 def test_og_default_failure_table_has_the_issue_columns(og_audit):
     text = _render(failure_table_view(og_audit, 15), 100)
-    for word in ("capacity", "stake", "served", "verified", "quorum", "harm"):
+    for word in ("capacity", "stake", "served", "verified", "halted", "fragile", "harm"):
         assert word in text
     # the baseline shares are in the headers of served and verified
     assert f"{100 * og_audit.baseline.demand_served:.1f}%" in text

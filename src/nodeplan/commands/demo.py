@@ -171,9 +171,11 @@ def _claim_failure(c: Console, f: DemoFindings) -> None:
         return
     if bc.fragile and bc.largest is not None:
         d = bc.largest
+        same = [x for x in f.audit.baseline_dominant if x.dimension == row.dimension and x != d]
+        also = "".join(f" and {x.dimension} {x.value} {_pct(x.share)}" for x in same)
         c.print(
-            f"-> even before any failure, {d.dimension} {d.value} holds {_pct(d.share)} of the stake: "
-            "that one domain failing halts consensus."
+            f"-> even before any failure, {d.dimension} {d.value} holds {_pct(d.share)} of the stake{also}: "
+            f"{'any one of them' if same else 'that domain'} failing halts consensus (fragile)."
         )
     if row.halted and not bc.halted:
         c.print(
