@@ -21,11 +21,15 @@ or survive. With no coordination stake at all the rule does not apply: :func:`co
 Two entry points compute the same thing (a property test checks that they agree):
 
 * :meth:`ConsensusModel.after_each_value` -- the loss of each value of one dimension, for all values at
-  once: ``np.bincount`` of the stake over the dimension's codes, and for each domain dimension the largest
-  surviving domain from the stake of each (failed value, surviving value) pair that occurs (sparse: at
-  most one pair per node, so no value x value matrix);
+  once;
 * :meth:`ConsensusModel.after_down` -- an arbitrary set of failed nodes, a boolean mask ``(n,)`` or
   ``(T, n)`` (Monte Carlo trials, what-if), vectorised over rows.
+
+Both reduce their failures to (failure, lost node) pairs: the stake lost is an ``np.bincount`` over the
+failures, and for each domain dimension the largest surviving domain comes from the stake each failure
+takes from each domain it touches (``np.bincount`` over the (failure, domain) pairs that occur) and the
+largest domain it does not touch. Work and memory grow with the number of pairs (at most one per node for
+``after_each_value``), never with failures x values or failures x nodes.
 
 Ties for the largest surviving domain go to the first domain dimension in the model's order, then to the
 lowest value code.
@@ -78,7 +82,6 @@ HALT_ALIVE_SHARE = 2.0 / 3.0
 #: A domain holding this share of the stake (or more) can halt BFT consensus alone by failing.
 FAULT_SHARE = 1.0 / 3.0
 _TOL = 1e-12
-_BLOCK_CELLS = 4_000_000  # trials x nodes per block of the mask path (~32 MB of float64)
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,8 @@ class ConsensusModel:
         #: the nodes that can be lost or survive: live coordinators with stake
         self.index: NDArray[np.intp] = np.flatnonzero(keep)
         self._s = stake[self.index]
+        self._pos = np.full(self.n_nodes, -1, dtype=np.intp)  # node -> its place in ``index`` (-1: none)
+        self._pos[self.index] = np.arange(self.index.size)
         self.alive = float(self._s.sum())
         self.dims = dims
         self.values = values
@@ -196,53 +201,37 @@ class ConsensusModel:
     def after_each_value(self, dim: str) -> ConsensusArrays:
         """Consensus after losing each value of ``dim`` (length ``len(values[dim])``), all at once."""
         k = self.dims.index(dim)
-        nv = len(self.values[k])
         c = self._codes[:, k]
-        known = c >= 0
-        lost = np.bincount(c[known], weights=self._s[known], minlength=nv).astype(float)
-        best = np.zeros(nv)
-        best_dim = np.full(nv, -1, dtype=np.intp)
-        best_val = np.full(nv, -1, dtype=np.intp)
-        for j, (kj, per, order, rank) in enumerate(self._dom):
-            val, code = _largest_left(c, known, self._codes[:, kj], self._s, per, order, rank, nv)
-            _merge(best, best_dim, best_val, val, code, j, self.alive)
-        return self._finish(lost, best, best_dim, best_val)
+        node = np.flatnonzero(c >= 0)
+        return self._after_pairs(c[node], node, len(self.values[k]))
 
     def after_down(self, down: NDArray[np.bool_]) -> ConsensusArrays:
         """Consensus after the nodes of each row of ``down`` fail: ``(n,)`` or ``(T, n)`` bool (length 1 or T).
 
-        Nodes already down, without the coordination role or without stake change nothing.
+        Nodes already down, without the coordination role or without stake change nothing. The work is
+        proportional to the number of (row, failed live coordinator) pairs, not to ``T x n``.
         """
         d = np.asarray(down, dtype=bool)
         d = d.reshape(1, -1) if d.ndim == 1 else d
-        t = d.shape[0]
-        lost = np.zeros(t)
-        best = np.zeros(t)
-        best_dim = np.full(t, -1, dtype=np.intp)
-        best_val = np.full(t, -1, dtype=np.intp)
-        m = self.index.size
-        if m == 0 or t == 0:
-            return self._finish(lost, best, best_dim, best_val)
-        step = max(1, _BLOCK_CELLS // m)
-        groups = [self._groups(kj) for kj, *_ in self._dom]
-        for a in range(0, t, step):
-            rows = slice(a, min(t, a + step))
-            left = np.where(d[rows][:, self.index], 0.0, self._s[None, :])  # (b, m) stake that survives
-            lost[rows] = np.where(d[rows][:, self.index], self._s[None, :], 0.0).sum(axis=1)
-            for j, (perm, starts, gcode) in enumerate(groups):
-                if starts.size == 0:
-                    continue
-                per = np.add.reduceat(left[:, perm], starts, axis=1)  # (b, values present)
-                arg = np.argmax(per, axis=1)
-                _merge(
-                    best[rows],
-                    best_dim[rows],
-                    best_val[rows],
-                    per[np.arange(per.shape[0]), arg],
-                    gcode[arg],
-                    j,
-                    self.alive,
-                )
+        rows, cols = np.nonzero(d)
+        node = self._pos[cols]
+        keep = node >= 0
+        return self._after_pairs(rows[keep], node[keep], d.shape[0])
+
+    def _after_pairs(
+        self, fail: NDArray[np.integer], node: NDArray[np.integer], n_fail: int
+    ) -> ConsensusArrays:
+        """Consensus after each of ``n_fail`` failures, given as pairs: failure ``fail[p]`` takes down live
+        coordinator ``node[p]`` (an index into :attr:`index`; at most one pair per failure and node)."""
+        f64 = np.asarray(fail, dtype=np.int64)
+        s = self._s[node]
+        lost = np.bincount(f64, weights=s, minlength=n_fail).astype(float)
+        best = np.zeros(n_fail)
+        best_dim = np.full(n_fail, -1, dtype=np.intp)
+        best_val = np.full(n_fail, -1, dtype=np.intp)
+        for j, (kj, per, order, rank) in enumerate(self._dom):
+            val, code = _largest_left(f64, self._codes[node, kj], s, per, order, rank, n_fail)
+            _merge(best, best_dim, best_val, val, code, j, self.alive)
         return self._finish(lost, best, best_dim, best_val)
 
     # -- reading ------------------------------------------------------------------------------------
@@ -286,15 +275,6 @@ class ConsensusModel:
         return consensus_harm(out.stake_lost, out.halted, bool(self._base.halted[0]))
 
     # -- internals ----------------------------------------------------------------------------------
-    def _groups(self, k: int) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
-        """Nodes with a known value of column ``k`` sorted by code (stable), group starts and group codes."""
-        c = self._codes[:, k]
-        known = np.flatnonzero(c >= 0)
-        perm = known[np.argsort(c[known], kind="stable")]
-        cs = c[perm]
-        starts = np.flatnonzero(np.r_[True, cs[1:] != cs[:-1]]) if cs.size else np.zeros(0, dtype=np.intp)
-        return perm, starts.astype(np.intp), cs[starts].astype(np.intp)
-
     def _finish(
         self,
         lost: NDArray[np.float64],
@@ -338,30 +318,31 @@ def _merge(
 
 
 def _largest_left(
-    c: NDArray[np.int64],
-    known: NDArray[np.bool_],
+    fail: NDArray[np.int64],
     cj: NDArray[np.int64],
     s: NDArray[np.float64],
     per: NDArray[np.float64],
     order: NDArray[np.intp],
     rank: NDArray[np.intp],
-    nv: int,
+    nf: int,
 ) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
-    """For each value ``v`` of the failing column ``c``: the stake and code of the largest domain of column
-    ``cj`` that survives the loss of ``v`` (``0``, ``-1`` when none).
+    """For each of ``nf`` failures: the stake and code of the largest domain of one domain dimension that
+    survives it (``0``, ``-1`` when none). The failures come as pairs ``(fail[p], node p)`` with the node's
+    code ``cj[p]`` in that dimension and stake ``s[p]``; ``per``, ``order``, ``rank`` are the dimension's
+    stake per value with no failure, values by decreasing stake and each value's place in that order.
 
-    A domain ``u`` of ``cj`` keeps ``per[u] - L[v, u]``, where ``L[v, u]`` is the stake on nodes with both
-    ``v`` and ``u``; ``L`` is sparse (one pair per node), so each ``v`` compares its *touched* domains
-    (pairs that occur) with the largest *untouched* one, found as the first rank missing among its
-    touched domains' ranks in ``order``.
+    A domain ``u`` keeps ``per[u] - L[f, u]``, where ``L[f, u]`` is the stake failure ``f`` takes from it;
+    ``L`` is sparse (one entry per pair at most), so each failure compares its *touched* domains with the
+    largest *untouched* one, found as the first rank missing among its touched domains' ranks.
     """
+    nv = nf
     nvj = per.size
     val = np.zeros(nv)
     code = np.full(nv, -1, dtype=np.intp)
     if nvj == 0 or nv == 0:
         return val, code
-    sel = known & (cj >= 0)
-    key = c[sel] * nvj + cj[sel]
+    sel = cj >= 0
+    key = fail[sel] * nvj + cj[sel]
     uk, inv = np.unique(key, return_inverse=True)
     pair_lost = np.bincount(inv.ravel(), weights=s[sel], minlength=uk.size)
     pv, pu = uk // nvj, uk % nvj
@@ -371,9 +352,11 @@ def _largest_left(
     # largest untouched: first rank (in ``order``) that is not among v's touched domains
     o = np.lexsort((rank[pu], pv))
     pos = np.arange(o.size) - starts[pv[o]]
-    miss = counts.copy()
-    gap = rank[pu[o]] != pos
-    np.minimum.at(miss, pv[o][gap], pos[gap])
+    miss = counts.copy()  # every rank below the count taken: the first untouched one is the count
+    groups = np.flatnonzero(counts > 0)
+    if o.size:
+        first_gap = np.where(rank[pu[o]] != pos, pos, np.iinfo(np.int64).max)  # groups are contiguous in o
+        miss[groups] = np.minimum(counts[groups], np.minimum.reduceat(first_gap, starts[groups]))
     has = miss < nvj
     u_code = np.where(has, order[np.minimum(miss, nvj - 1)], -1)
     u_val = np.where(has, per[np.maximum(u_code, 0)], 0.0)
@@ -381,10 +364,9 @@ def _largest_left(
     o2 = np.lexsort((pu, -remain, pv))
     t_val = np.full(nv, -1.0)
     t_code = np.full(nv, -1, dtype=np.intp)
-    with_pairs = np.flatnonzero(counts > 0)
-    first = o2[starts[with_pairs]]
-    t_val[with_pairs] = remain[first]
-    t_code[with_pairs] = pu[first]
+    first = o2[starts[groups]]
+    t_val[groups] = remain[first]
+    t_code[groups] = pu[first]
     take_t = (t_val > u_val) | ((t_val == u_val) & (t_code >= 0) & ((u_code < 0) | (t_code < u_code)))
     val = np.where(take_t, t_val, u_val)
     code = np.where(take_t, t_code, u_code)
