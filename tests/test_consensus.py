@@ -297,7 +297,7 @@ def test_builtin_losing_lambda_loses_no_stake_and_does_not_halt(builtin_audit):
         for i, (d, v) in enumerate(zip(col["dimension"], col["value"], strict=True))
         if (d, v) == ("provider", "lambda")
     )
-    assert col["consensus\nhalted"][i] == "no"
+    assert col["halted"][i] == "no"
     heat = audit_figures(res, sc)["failures"].data[0]
     j = list(heat.x).index("consensus halted")
     assert heat.z[list(heat.y).index("provider=lambda")][j] == 0.0

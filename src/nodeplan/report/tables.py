@@ -57,7 +57,9 @@ class _Col:
     text: bool = False  # a name column: left-aligned, may wrap; numbers never wrap
 
 
-def _table(title: str, cols: list[_Col], wide: bool) -> Table:
+def _table(title: str, cols: list[_Col], wide: bool, *, tight: bool = False) -> Table:
+    """``tight``: narrow layout only, two spaces between columns instead of three (the failure table,
+    whose columns would otherwise not fit 100 columns)."""
     t = Table(
         title=title,
         title_justify="left",
@@ -65,7 +67,7 @@ def _table(title: str, cols: list[_Col], wide: bool) -> Table:
         box=box.HEAVY_HEAD if wide else box.SIMPLE_HEAD,
         show_edge=wide,
         pad_edge=wide,
-        padding=(0, 1),
+        padding=(0, 1, 0, 0) if tight and not wide else (0, 1),
     )
     for c in cols:
         t.add_column(
@@ -172,15 +174,15 @@ def failure_table_view(result: AuditResult, limit: int = 15, *, wide: bool = Fal
         else:
             cols.append(_Col("no\nreplica", [str(len(r.models_unreplicated) or "–") for r in rows]))
     if any(r.halted is not None for r in rows):
-        cols.append(_Col("consensus\nhalted", [_yes(r.halted, "HALTED", "no") for r in rows]))
-        cols.append(_Col("consensus\nfragile", [_yes(r.fragile, "fragile", "no") for r in rows]))
+        cols.append(_Col("halted", [_yes(r.halted, "HALTED", "no") for r in rows]))
+        cols.append(_Col("fragile", [_yes(r.fragile, "fragile", "no") for r in rows]))
         if wide:
             cols.append(
                 _Col("largest surviving\n(share of survivors)", [_domain(r) for r in rows], text=True)
             )
     cols.append(_Col("harm", [f"{r.harm:.2f}" for r in rows]))
     title = f"Single-domain failures, worst {len(rows)} of {len(result.failure_rows)} by harm"
-    return _table(title, cols, wide)
+    return _table(title, cols, wide, tight=True)
 
 
 def _legends(result: AuditResult, limit: int) -> tuple[str, str, str]:
@@ -204,12 +206,13 @@ def _legends(result: AuditResult, limit: int) -> tuple[str, str, str]:
     if any(r.models_unreplicated for r in result.failure_rows):
         parts.append("no replica: models left without a live storage replica")
     if any(r.halted is not None for r in rows):
-        parts.append("consensus halted: 2/3 or less of the stake alive")
+        parts.append("halted: consensus stops, 2/3 or less of the stake alive")
         q = "fragile: it runs, but one surviving domain of any dimension holds 1/3 or more of the surviving stake"
         if result.baseline_dominant:
-            dom = result.baseline_dominant
-            d = next((x for x in dom if x.dimension == "provider"), dom[0])
-            q += f" (with no failure {d.dimension} {d.value} already holds {_pct(d.share)})"
+            dom = result.baseline_dominant  # largest first
+            shown = [dom[0], *(x for x in dom[1:] if x.dimension == "provider")][:2]
+            held = ", ".join(f"{d.dimension} {d.value} {_pct(d.share)}" for d in shown)
+            q += f" (already with no failure: {held})"
         parts.append(q)
     parts.append("harm orders the rows")
     return summary, measures, "; ".join(parts) + "."
