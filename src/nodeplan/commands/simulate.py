@@ -107,7 +107,8 @@ def print_result(r: MonteCarloResult, console: Console) -> None:
         held = ", ".join(f"{d.dimension}={d.value} ({_pct(d.share, 0)})" for d in r.baseline_dominant[:4])
         console.print(
             f"[yellow]note:[/] with no failure, {held} of the live stake: consensus is fragile before "
-            "anything fails, and stays fragile in every trial that leaves it running and that domain up."
+            "anything fails, and stays fragile in every trial that keeps it running and one of these domains "
+            "whole."
         )
     if r.attribution:
         at = Table(
