@@ -73,7 +73,7 @@ def print_advice(result: AdviceResult, console: Console, top: int | None = None)
         f"within SLO, {pct(b.worst_verified)} independently verified; expected time "
         f"{b.expected_ms or 0:,.0f} ms; {b.cost_usd_per_hour:,.2f} USD/h."
     )
-    t = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    t = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))  # two spaces between columns
     for col, just in (
         ("#", "right"),
         ("node", "left"),
