@@ -9,7 +9,7 @@ from nodeplan.placement.advise_state import ADVISE_ROLES, NetworkState, common_e
 from nodeplan.scenario.arrays import ScenarioArrays
 from nodeplan.scenario.model import Node, NodeStatus, Role, VerificationMode
 
-__all__ = ["CAPABILITIES", "capability_reason", "fragile_word", "halted_word", "pct", "reasons"]
+__all__ = ["CAPABILITIES", "capability_reason", "pct", "reasons"]
 
 CAPABILITIES: tuple[tuple[str, str], ...] = (
     ("validator", "validator"),
@@ -57,12 +57,12 @@ def pct(x: float | None) -> str:
     return f"{100 * x:.0f}%" if abs(x) >= 0.1 or x == 0 else f"{100 * x:.1f}%"
 
 
-def halted_word(halted: bool | None) -> str:
+def _halted_word(halted: bool | None) -> str:
     """``halts`` / ``runs`` (``n/a`` without stake): the *halted* fact of the consensus rule."""
     return "n/a" if halted is None else ("halts" if halted else "runs")
 
 
-def fragile_word(fragile: bool | None) -> str:
+def _fragile_word(fragile: bool | None) -> str:
     """``fragile`` / ``not fragile`` (``n/a`` without stake): the *fragile* fact of the consensus rule."""
     return "n/a" if fragile is None else ("fragile" if fragile else "not fragile")
 
@@ -166,9 +166,9 @@ def _metric_reason(name: str, b: NetworkState, a: NetworkState) -> str:
                 "consensus needs more than 2/3"
             )
         if name == "worst_domain_halted":
-            return f"losing {tb.failure}: consensus {halted_word(tb.halted)} -> {halted_word(ta.halted)}"
+            return f"losing {tb.failure}: consensus {_halted_word(tb.halted)} -> {_halted_word(ta.halted)}"
         return (
-            f"losing {tb.failure}: consensus {fragile_word(tb.fragile)} -> {fragile_word(ta.fragile)} "
+            f"losing {tb.failure}: consensus {_fragile_word(tb.fragile)} -> {_fragile_word(ta.fragile)} "
             "(fragile: one surviving domain holds 1/3 of the surviving stake)"
         )
     if name == "halting":
