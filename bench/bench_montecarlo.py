@@ -4,13 +4,15 @@ Both sides run the built-in opengradient scenario with the same trials and seed 
 uniforms (``sample_uniforms`` per chunk), then:
 
 * ours (:func:`nodeplan.simulation.run_trials`): failed domains = ``u < p`` for the whole chunk, down nodes
-  by one boolean matrix product, capacity/stake/quorum/replicas as matrix products, the serving check once
+  by one boolean matrix product, capacity/replicas as matrix products, consensus (halted, fragile) by the
+  consensus model's mask path, the serving check once
   per distinct down set;
 * naive: for each trial, for each domain, for each node, mark the node down when the domain failed and
   the node has its value; then the serving check (the audit's ``ServingModel.outcome``) for that trial,
-  and capacity, stake, quorum and replicas with Python loops over nodes.
+  and capacity, stake, halted/fragile and replicas with Python loops over nodes (fragile: a surviving
+  domain of any of the audit's failure dimensions holds 1/3 of the surviving stake).
 
-The two must agree or the bench raises: failed domains, down counts, halted/quorum/unreplicated flags and
+The two must agree or the bench raises: failed domains, down counts, halted/fragile/unreplicated flags and
 the served/verified shares exactly (the serving check is the same function on the same down set); the
 capacity and stake shares within 1e-12 (sums in another order). Each side is timed once with a fresh
 process-level cache (the first run is the one a user pays for). Then ours with 1 and 2 worker processes on
@@ -30,6 +32,9 @@ import time
 
 import numpy as np
 
+from nodeplan.metrics.failure import failure_dimensions
+from nodeplan.metrics.graph import complete_codes, fill_providers_from_asn
+from nodeplan.scenario.arrays import compile_scenario
 from nodeplan.scenario.io import load_builtin
 from nodeplan.scenario.model import Role
 from nodeplan.simulation.backends import RAY_NUM_CPUS, RAY_OBJECT_STORE_BYTES, RAY_USAGE_STATS_ENV
@@ -53,14 +58,15 @@ def naive(ev: TrialEvaluator, trials: int, seed: int) -> dict[str, np.ndarray]:
     stake = [float(x) for x in a.stake]
     cap_total = sum(cap[i] for i in range(n) if is_exec[i] and live[i])
     stake_total = sum(stake[i] for i in range(n) if is_coord[i])
-    members = [[i for i in range(n) if fd.incidence[d, i]] for d in range(fd.n_domains)]
-    # Value of each node in each failure dimension (None = unknown), from the domains' incidence.
-    value_of = [[None] * n for _ in fd.dimensions]
-    for d in range(fd.n_domains):
-        for i in members[d]:
-            value_of[int(fd.dim[d])][i] = fd.values[d]
+    # Code of each node in each of the audit's failure dimensions (-1 = unknown): fragile looks at them all.
+    base = compile_scenario(ev.scenario)  # the evaluator's steps: compile, complete, derive providers
+    arrays, codes, _ = fill_providers_from_asn(base, complete_codes(base))
+    value_of = [
+        [int(codes[i, arrays.dim_index(dim)]) for i in range(n)]
+        for dim in failure_dimensions(ev.scenario, arrays)
+    ]
     out: dict[str, list] = {
-        k: [] for k in ("failed", "down", "served", "verified", "cap", "stake", "halt", "q", "unrep")
+        k: [] for k in ("failed", "down", "served", "verified", "cap", "stake", "halt", "fragile", "unrep")
     }
     root = seed_sequence(seed)
     for c, (_, size) in enumerate(chunk_bounds(trials, CHUNK_TRIALS)):
@@ -77,17 +83,17 @@ def naive(ev: TrialEvaluator, trials: int, seed: int) -> dict[str, np.ndarray]:
             lost_cap = sum(cap[i] for i in range(n) if down[i] and is_exec[i] and live[i])
             alive = sum(stake[i] for i in range(n) if is_coord[i] and live[i] and not down[i])
             halted = not (alive / stake_total > 2 / 3 + 1e-12)
-            dominated = False
-            for j in range(len(fd.dimensions)):
-                if not any(failed[d] for d in range(fd.n_domains) if fd.dim[d] == j) or alive <= 0:
-                    continue
-                per_value: dict[str, float] = {}
+            fragile = False
+            for codes_j in value_of:
+                if halted or alive <= 0:
+                    break
+                per_value: dict[int, float] = {}
                 for i in range(n):
-                    v = value_of[j][i]
-                    if v is not None and is_coord[i] and live[i] and not down[i]:
+                    v = codes_j[i]
+                    if v >= 0 and is_coord[i] and live[i] and not down[i] and stake[i] > 0:
                         per_value[v] = per_value.get(v, 0.0) + stake[i]
                 if per_value and max(per_value.values()) / alive >= 1 / 3 - 1e-12:
-                    dominated = True
+                    fragile = True
             unrep = []
             for k in range(m):
                 unrep.append(
@@ -100,7 +106,7 @@ def naive(ev: TrialEvaluator, trials: int, seed: int) -> dict[str, np.ndarray]:
             out["cap"].append(lost_cap / cap_total)
             out["stake"].append(alive / stake_total)
             out["halt"].append(halted)
-            out["q"].append(halted or dominated)
+            out["fragile"].append(fragile)
             out["unrep"].append(unrep)
     return {k: np.array(v) for k, v in out.items()}
 
@@ -114,7 +120,7 @@ def _agree(ours, ref: dict[str, np.ndarray]) -> None:
         "capacity lost": np.allclose(ours.capacity_lost, ref["cap"], rtol=0, atol=1e-12),
         "stake alive": np.allclose(ours.stake_alive, ref["stake"], rtol=0, atol=1e-12),
         "halted": np.array_equal(ours.halted, ref["halt"]),
-        "quorum lost": np.array_equal(ours.quorum_lost, ref["q"]),
+        "fragile": np.array_equal(ours.fragile, ref["fragile"]),
         "unreplicated": np.array_equal(ours.unreplicated, ref["unrep"]),
     }
     bad = [k for k, ok in checks.items() if not ok]

@@ -27,29 +27,52 @@ VALIDATORS = Scenario(
 )
 
 
-def test_validator_on_new_provider_keeps_quorum_when_the_dominant_provider_fails() -> None:
+def test_validator_on_new_provider_stops_the_dominant_provider_failure_halting_consensus() -> None:
     # Losing pa today: 60 of 100 stake alive = 60% <= 2/3, consensus halts.
-    # + e1 (pe, 25): total 125, losing pa leaves 85/125 = 68% > 2/3, largest survivor 25/85 = 29% < 1/3: kept.
-    # + a2 (pa, 25): total 125, losing pa (65) leaves 60/125 = 48%: still lost.
+    # + e1 (pe, 25): total 125, losing pa leaves 85/125 = 68% > 2/3: runs; largest survivor 25/85 = 29%
+    #   < 1/3: not fragile either.
+    # + a2 (pa, 25): total 125, losing pa (65) leaves 60/125 = 48%: still halts.
     r = advise(VALIDATORS, [_val("a2", "pa", 25), _val("e1", "pe", 25)])
-    assert r.baseline.tracked is not None
-    assert r.baseline.tracked[0] == "provider pa"
-    assert r.baseline.tracked[4] is False
-    assert r.baseline.tracked[5] == pytest.approx(0.60)
+    tb = r.baseline.tracked
+    assert tb is not None
+    assert tb.failure == "provider pa"
+    assert (tb.halted, tb.fragile) == (True, False)
+    assert tb.alive_stake == pytest.approx(0.60)
     best, worst = r.ranked
     assert (best.node, worst.node) == ("e1", "a2")
     assert best.after.tracked is not None
-    assert best.after.tracked[4] is True
-    assert best.after.tracked[5] == pytest.approx(85 / 125)
+    assert (best.after.tracked.halted, best.after.tracked.fragile) == (False, False)
+    assert best.after.tracked.alive_stake == pytest.approx(85 / 125)
     assert worst.after.tracked is not None
-    assert worst.after.tracked[4] is False
-    assert worst.after.tracked[5] == pytest.approx(60 / 125)
+    assert worst.after.tracked.halted is True
+    assert worst.after.tracked.alive_stake == pytest.approx(60 / 125)
     # single domains whose loss halts consensus: pa today; none with e1 (losing e1 leaves 100/125 = 80%)
     assert (r.baseline.halting, best.after.halting, worst.after.halting) == (1, 0, 1)
-    assert best.gains["worst_domain_quorum"] == 1.0
-    assert any("consensus quorum LOST -> kept" in x for x in best.reasons)
+    assert best.gains["worst_domain_halted"] == 1.0
+    assert best.gains["worst_domain_fragile"] == 0.0  # halted before: the fragile term does not apply
+    assert any("losing provider pa: consensus halts -> runs" in x for x in best.reasons)
     assert any("new provider (pe" in x for x in best.reasons)
     assert any("provider pa" in x for x in worst.reasons)
+    assert r.to_dict()["baseline"]["tracked"]["halted"] is True
+
+
+def test_fragile_term_when_consensus_runs_before_and_after() -> None:
+    # pa 30, pb 30, pc 20, pd 20: losing pa (the worst: 30% of stake) leaves 70 alive (runs) and pb holds
+    # 30/70 = 43% of it: fragile. + e1 (pe, 30): losing pa leaves 100/130 = 77% alive, pb and pe hold
+    # 30/100 each < 1/3: not fragile. + b2 (pb, 30): pb holds 60/100 of what survives: still fragile.
+    net = Scenario(
+        name="four",
+        nodes=[_val("a1", "pa", 30), _val("b1", "pb", 30), _val("c1", "pc", 20), _val("d1", "pd", 20)],
+    )
+    r = advise(net, [_val("b2", "pb", 30), _val("e1", "pe", 30)])
+    assert r.baseline.tracked is not None
+    assert r.baseline.tracked.failure == "provider pa"
+    assert (r.baseline.tracked.halted, r.baseline.tracked.fragile) == (False, True)
+    by = {a.node: a for a in r.ranked}
+    assert by["e1"].gains["worst_domain_fragile"] == 1.0
+    assert by["b2"].gains["worst_domain_fragile"] == 0.0
+    assert by["e1"].gains["worst_domain_halted"] == 0.0
+    assert r.ranked[0].node == "e1"
 
 
 def test_node_on_the_dominant_provider_lowers_effective_providers() -> None:
@@ -236,8 +259,8 @@ def test_builtin_non_aws_verifier_and_validator_beat_another_aws_tee_node() -> N
     # a ninth validator with equal PoA stake: losing aws leaves 600 of 900 = exactly 2/3, not more
     val = rank["val-digitalocean-sgp"].after.tracked
     assert val is not None
-    assert val[5] == pytest.approx(600 / 900)
-    assert val[4] is False
+    assert val.alive_stake == pytest.approx(600 / 900)
+    assert val.halted is True
     zk = rank["cpu-vultr-sao-zkml"]
     assert "adds the first zkML prover outside the EU" in zk.reasons
 

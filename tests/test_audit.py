@@ -21,7 +21,7 @@ def _row(result, dim, value):
     return next(r for r in result.failure_rows if r.dimension == dim and r.value == value)
 
 
-# --- network A: capacity, replicas, quorum (no demand) ---------------------------------------------------
+# --- network A: capacity, replicas, consensus (no demand) -------------------------------------------------
 
 NET_A = {
     "name": "net-a",
@@ -81,33 +81,39 @@ def test_losing_provider_a_hand_computed(audit_a):
     assert r.capacity_lost == pytest.approx(3 / 4)  # slots 2 + 1 of 4
     assert r.stake_lost == pytest.approx(0.40)
     assert r.alive_stake_share == pytest.approx(0.60)  # <= 2/3: consensus halts
-    assert r.quorum is False
-    assert r.largest_surviving_share == pytest.approx(35 / 60)
+    assert (r.halted, r.fragile) == (True, False)  # halted, so not "running but fragile"
+    assert r.largest_surviving is not None
+    assert (r.largest_surviving.dimension, r.largest_surviving.value) == ("provider", "B")
+    assert r.largest_surviving.share == pytest.approx(35 / 60)
     assert r.models_unreplicated == ("m2",)  # m survives on s2
-    assert r.harm == pytest.approx(0.75 + 1 / 2 + 1.0)
+    # capacity 3/4 + 1 of 2 models newly without a replica + stake lost 0.40 + newly halted
+    assert r.harm == pytest.approx(0.75 + 1 / 2 + 0.40 + 1.0)
 
 
 def test_losing_provider_b_halts_at_exactly_65_percent_alive(audit_a):
     r = _row(audit_a, "provider", "B")
     assert (r.capacity_lost, r.stake_lost) == (pytest.approx(0.25), pytest.approx(0.35))
-    assert r.quorum is False
+    assert (r.halted, r.fragile) == (True, False)  # 65% alive <= 2/3
     assert r.models_unreplicated == ()
-    assert r.harm == pytest.approx(0.25 + 1.0)
+    assert r.harm == pytest.approx(0.25 + 0.35 + 1.0)
 
 
-def test_losing_provider_c_keeps_live_stake_but_a_domain_dominates(audit_a):
+def test_losing_provider_c_keeps_consensus_running_but_fragile(audit_a):
     r = _row(audit_a, "provider", "C")
-    assert r.alive_stake_share == pytest.approx(0.75)
-    assert r.largest_surviving_share == pytest.approx(40 / 75)  # A holds >= 1/3 of what survives
-    assert r.quorum is False
-    # A already held 40% before the failure: no newly dominant domain, no capacity: no harm
-    assert r.harm == 0.0
+    assert r.alive_stake_share == pytest.approx(0.75)  # > 2/3: runs
+    assert r.largest_surviving is not None
+    assert r.largest_surviving.value == "A"
+    assert r.largest_surviving.share == pytest.approx(40 / 75)  # A holds >= 1/3 of what survives
+    assert (r.halted, r.fragile) == (False, True)
+    # no capacity, no replica: harm is the stake lost alone (fragile is not harm)
+    assert r.harm == pytest.approx(0.25)
 
 
 def test_rows_sorted_by_harm_then_share_then_dimension(audit_a):
     top = [(r.dimension, r.value) for r in audit_a.failure_rows[:6]]
-    # harms: provider A 2.25, provider B 1.25; then 0.5 each: country DE (2 nodes), asn 1 and country US
-    # (1 node each; asn comes first in dimension order)
+    # harms: provider A 2.65, provider B 1.60; then 0.5 each: country DE (2 nodes), asn 1 and country US
+    # (1 node each; asn comes first in dimension order); then 0.25 each: asn 2, asn 3 (capacity),
+    # provider C (stake)
     assert top == [
         ("provider", "A"),
         ("provider", "B"),
@@ -119,10 +125,16 @@ def test_rows_sorted_by_harm_then_share_then_dimension(audit_a):
     assert all(a.harm >= b.harm for a, b in zip(audit_a.failure_rows, audit_a.failure_rows[1:], strict=False))
 
 
-def test_country_rows_keep_quorum_when_no_coordinator_is_there(audit_a):
+def test_country_rows_without_a_coordinator_lose_no_stake_and_never_halt(audit_a):
     r = _row(audit_a, "country", "US")
-    assert r.quorum is True
+    assert (r.stake_lost, r.halted) == (0.0, False)
     assert r.alive_stake_share == pytest.approx(1.0)
+    # fragile all the same: provider A holds 40% of the stake with or without this failure (any dimension
+    # counts, not only the failed one's)
+    assert r.fragile is True
+    assert r.largest_surviving is not None
+    assert (r.largest_surviving.dimension, r.largest_surviving.value) == ("provider", "A")
+    assert r.harm == pytest.approx(0.5)  # capacity of e1 only: no consensus harm
 
 
 def test_measures_and_summary_network_a(audit_a):
@@ -422,6 +434,27 @@ def test_json_follows_the_versioned_schema(audit_b):
     assert data["failure_rows"][0]["value"] == "A"
 
 
+def test_json_with_stake_follows_the_versioned_schema(audit_a):
+    jsonschema = pytest.importorskip("jsonschema")
+    data = json.loads(audit_a.to_json())
+    jsonschema.validate(data, AUDIT_JSON_SCHEMA)
+    row = next(r for r in data["failure_rows"] if (r["dimension"], r["value"]) == ("provider", "C"))
+    assert (row["halted"], row["fragile"]) == (False, True)
+    assert row["largest_surviving"] == {
+        "dimension": "provider",
+        "value": "A",
+        "share": pytest.approx(40 / 75),
+    }
+    assert "quorum" not in row
+
+
+def test_json_without_stake_has_null_consensus(audit_b):
+    data = json.loads(audit_b.to_json())
+    row = data["failure_rows"][0]
+    assert (row["halted"], row["fragile"], row["alive_stake_share"], row["largest_surviving"]) == (None,) * 4
+    assert data["baseline"]["halted"] is None
+
+
 def test_first_word_clustering_merges_organisations():
     data = json.loads(json.dumps(NET_A))
     for node, op in zip(data["nodes"][:3], ["Hetzner Online GmbH", "hetzner", "OVH SAS"], strict=True):
@@ -461,15 +494,14 @@ def test_capacity_weight_hand_computed():
     assert m.total_weight == pytest.approx(4.0)
 
 
-def test_baseline_dominant_domains_explain_quorum_lost(audit_a):
+def test_baseline_dominant_domains_make_consensus_fragile_before_any_failure(audit_a):
     # live stake A 40, B 35, C 25: A and B each hold a third or more with nothing failed
-    dom = [(d, v, round(s, 6)) for d, v, s in audit_a.baseline_dominant if d == "provider"]
+    dom = [(d.dimension, d.value, round(d.share, 6)) for d in audit_a.baseline_dominant]
     assert dom == [("provider", "A", 0.4), ("provider", "B", 0.35)]
-    assert audit_a.to_dict()["baseline"]["dominant"][0] == {
-        "dimension": "provider",
-        "value": "A",
-        "share": 0.4,
-    }
+    base = audit_a.to_dict()["baseline"]
+    assert base["dominant"][0] == {"dimension": "provider", "value": "A", "share": 0.4}
+    assert (base["halted"], base["fragile"], base["alive_stake_share"]) == (False, True, 1.0)
+    assert base["largest_surviving"] == {"dimension": "provider", "value": "A", "share": 0.4}
 
 
 NET_D = {

@@ -66,9 +66,14 @@ def test_dominant_provider_failure(findings: DemoFindings) -> None:
     aws_stake = sum(stake[n.id] for n in sc.nodes if n.provider == "aws")
     assert row.stake_lost == pytest.approx(aws_stake / sum(stake.values()))
     assert row.stake_lost > 1 / 3
-    assert row.quorum is False  # CometBFT halts when more than 1/3 of voting power is gone
-    # ... and AWS already holds 3 of 8 equal votes (37.5% >= 1/3) before anything fails.
-    assert ("provider", "aws", 0.375) in findings.audit.baseline_dominant
+    assert row.halted is True  # CometBFT halts when 1/3 or more of the voting power is gone
+    assert row.fragile is False  # halted, so not "running but fragile"
+    # ... and AWS already holds 3 of 8 equal votes (37.5% >= 1/3) before anything fails: fragile already
+    dom = [(d.dimension, d.value, d.share) for d in findings.audit.baseline_dominant]
+    assert ("provider", "aws", 0.375) in dom
+    bc = findings.audit.baseline_consensus
+    assert bc is not None
+    assert (bc.halted, bc.fragile) == (False, True)
     base = findings.audit.baseline
     assert row.demand_served is not None
     assert base.demand_served is not None
@@ -145,8 +150,9 @@ def test_demo_command(findings: DemoFindings, capsys: pytest.CaptureFixture[str]
     # ... the dominant provider's row of claim 3 ...
     assert findings.dominant is not None
     assert f"without {findings.dominant.value}" in out
-    assert "LOST" in out
+    assert "HALTED" in out
     assert "fragile" in out
+    assert "quorum" not in out  # two facts, halted and fragile, never one "quorum" flag
     # ... and each of the four choices of claim 4.
     for ch in findings.choices:
         assert ch.route.executor in out

@@ -36,6 +36,18 @@ def test_page_is_self_contained(page_html):
     assert page_html.count('class="plotly-graph-div"') == 3
 
 
+def test_page_states_both_consensus_facts(page_html):
+    # built-in: with no failure consensus runs but is fragile (one client, cometbft, runs every validator)
+    note = re.search(r'<p class="consensus">(.*?)</p>', page_html)
+    assert note is not None
+    assert note.group(1).startswith(
+        "Consensus with no failure: runs but is fragile (100.0% of the stake alive"
+    )
+    assert "The heat map shows halts." in note.group(1)
+    assert '"consensus halted"' in page_html  # the heat map column
+    assert "quorum" not in page_html
+
+
 def test_cli_writes_html_and_json(tmp_path, capsys):
     jsonschema = pytest.importorskip("jsonschema")
     out = tmp_path / "og.html"

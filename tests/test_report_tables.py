@@ -84,7 +84,7 @@ def test_default_tables_keep_full_headers_at_100_columns(which, og_audit, long_a
 
 def test_og_default_failure_table_has_the_issue_columns(og_audit):
     text = _render(failure_table_view(og_audit, 15), 100)
-    for word in ("capacity", "stake", "served", "verified", "quorum", "harm"):
+    for word in ("capacity", "stake", "served", "verified", "halted", "fragile", "harm"):
         assert word in text
     # the baseline shares are in the headers of served and verified
     assert f"{100 * og_audit.baseline.demand_served:.1f}%" in text
@@ -105,10 +105,12 @@ def test_narrow_layout_has_legends_and_wide_layout_the_extra_measures(og_audit):
 
 
 def test_legend_names_the_domain_that_already_holds_a_third(og_audit):
-    # AWS runs 3 of the 8 equal-stake validators: 37.5% >= 1/3 before anything fails
+    # every validator runs cometbft (100% of the stake), and AWS runs 3 of the 8 equal-stake validators:
+    # 37.5% >= 1/3 before anything fails
     console = Console(width=100, record=True)
     print_audit(og_audit, console, limit=5)
-    assert "with no failure provider aws already holds 37.5%" in " ".join(console.export_text().split())
+    text = " ".join(console.export_text().split())
+    assert "(already with no failure: software_client cometbft 100.0%, provider aws 37.5%)" in text
 
 
 def test_cli_wide_flag(monkeypatch, capsys):

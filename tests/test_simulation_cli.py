@@ -85,10 +85,13 @@ def test_json_is_reproducible_and_independent_of_workers(
     d1, d3 = json.loads(out1), json.loads(out3)
     assert d1 == d3 | {"workers": 1}
     assert d1["unmatched"] == [{"dimension": "provider", "value": "Z"}]
-    # P(quorum lost): any provider down (A holds half the stake, so survivors are always dominated)
-    # = 1 - 0.8 * 0.95 * 0.95 = 0.278; 3000 trials give a standard error of ~0.008.
-    q = d1["events"]["quorum_lost"]
-    assert abs(q["p"] - 0.278) < 4 * q["se"]
+    # P(halted): A (half the stake) down, or B and C both down = 1 - 0.8 * (1 - 0.05 * 0.05) = 0.202.
+    # P(fragile): whenever consensus runs, A is up and holds >= 1/3 of what survives: 1 - 0.202 = 0.798.
+    # 3000 trials give standard errors of ~0.007.
+    h, f = d1["events"]["halted"], d1["events"]["fragile"]
+    assert abs(h["p"] - 0.202) < 4 * h["se"]
+    assert abs(f["p"] - 0.798) < 4 * f["se"]
+    assert h["p"] + f["p"] == pytest.approx(1.0)
 
 
 def test_tables(small: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -97,7 +100,8 @@ def test_tables(small: Path, capsys: pytest.CaptureFixture[str], monkeypatch: py
     assert code == 0
     assert "small: 2,048 trials (seed 1), 3 failure domains in 1 dimension (provider) over 3 nodes." in out
     assert "demand served within SLO" in out
-    assert "quorum lost" in out
+    assert "consensus halts" in out
+    assert "consensus fragile" in out
     assert "Worst 5% of trials" in out
     assert "provider=A" in out
     assert "failures.provider lists 'Z', which no node has (ignored)." in out

@@ -63,7 +63,7 @@ def three_nodes(p: dict[str, float] = P) -> Scenario:
 def _enumerate() -> dict[str, tuple[float, float]]:
     """Exact mean and variance of each outcome over the 8 up/down outcomes of providers A, B, C."""
     acc: dict[str, list[tuple[float, float]]] = {
-        k: [] for k in ("served", "capacity", "quorum_lost", "halted", "unrep")
+        k: [] for k in ("served", "capacity", "stake_lost", "fragile", "halted", "unrep")
     }
     for down in itertools.product([False, True], repeat=3):
         d = dict(zip("ABC", down, strict=True))
@@ -72,13 +72,15 @@ def _enumerate() -> dict[str, tuple[float, float]]:
         capacity = sum(CAP[k] for k in "ABC" if d[k]) / sum(CAP.values())
         alive = sum(STAKE[k] for k in "ABC" if not d[k]) / sum(STAKE.values())
         halted = alive <= 2 / 3
-        # Survivors are one or two providers: one of them holds >= 1/2 >= 1/3 of the surviving stake.
-        quorum_lost = any(down)
+        # fragile: runs, and one surviving provider holds >= 1/3 of the surviving stake
+        left = [STAKE[k] for k in "ABC" if not d[k]]
+        fragile = not halted and max(left) / sum(left) >= 1 / 3
         unrep = d["A"] and d["B"]
         for k, x in (
             ("served", served),
             ("capacity", capacity),
-            ("quorum_lost", float(quorum_lost)),
+            ("stake_lost", 1 - alive),
+            ("fragile", float(fragile)),
             ("halted", float(halted)),
             ("unrep", float(unrep)),
         ):
@@ -95,8 +97,10 @@ def test_exact_enumeration_by_hand() -> None:
     # The enumeration itself, against closed forms: E[served] = sum w_k (1 - p_k); P(any down); A or (B and C).
     ex = _enumerate()
     assert ex["served"][0] == pytest.approx(0.5 * 0.9 + 0.3 * 0.8 + 0.2 * 0.7)  # 0.83
-    assert ex["quorum_lost"][0] == pytest.approx(1 - 0.9 * 0.8 * 0.7)  # 0.496
+    # A holds half the stake: whenever consensus runs, A is up and holds >= 1/3 of what survives
     assert ex["halted"][0] == pytest.approx(0.1 + 0.9 * 0.2 * 0.3)  # 0.154
+    assert ex["fragile"][0] == pytest.approx(1 - ex["halted"][0])  # 0.846
+    assert ex["stake_lost"][0] == pytest.approx((2 * 0.1 + 1 * 0.2 + 1 * 0.3) / 4)  # 0.175
     assert ex["capacity"][0] == pytest.approx((4 * 0.1 + 2 * 0.2 + 2 * 0.3) / 8)  # 0.175
     assert ex["unrep"][0] == pytest.approx(0.1 * 0.2)
 
@@ -108,7 +112,8 @@ def test_audit_rows_of_the_three_node_network_match_the_hand_model() -> None:
     }
     assert rows["B"].demand_served == pytest.approx(0.7)
     assert rows["A"].demand_served == pytest.approx(0.5)
-    assert rows["C"].quorum is False  # 3/4 alive but A holds 2/3 of the surviving stake
+    assert (rows["C"].halted, rows["C"].fragile) == (False, True)  # 3/4 alive, A holds 2/3 of it
+    assert (rows["A"].halted, rows["A"].fragile) == (True, False)  # 1/2 alive
 
 
 def test_monte_carlo_within_4_standard_errors_of_exact_enumeration() -> None:
@@ -118,7 +123,8 @@ def test_monte_carlo_within_4_standard_errors_of_exact_enumeration() -> None:
     got = {
         "served": t.served,
         "capacity": t.capacity_lost,
-        "quorum_lost": t.quorum_lost.astype(float),
+        "stake_lost": t.stake_lost,
+        "fragile": t.fragile.astype(float),
         "halted": t.halted.astype(float),
         "unrep": t.unreplicated[:, 0].astype(float),
     }
@@ -131,13 +137,14 @@ def test_monte_carlo_within_4_standard_errors_of_exact_enumeration() -> None:
     for j, k in enumerate("ABC"):
         assert abs(failed[:, j].mean() - P[k]) < 4 * math.sqrt(P[k] * (1 - P[k]) / n)
     r = summarise(t)
-    assert r.p_quorum_lost == pytest.approx(t.quorum_lost.mean())
+    assert r.p_fragile == pytest.approx(t.fragile.mean())
+    assert r.p_halted == pytest.approx(t.halted.mean())
     assert r.p_any_unreplicated == pytest.approx(t.unreplicated.any(axis=1).mean())
 
 
-def test_five_equal_validators_lose_quorum_only_when_two_fail() -> None:
-    # 5 providers with stake 1 each: one down leaves 4/5 alive and 1/4 per survivor (quorum holds); two down
-    # leave 3/5 <= 2/3 (halt). So P(quorum lost) = P(at least two fail), by enumeration of 32 outcomes.
+def test_five_equal_validators_halt_only_when_two_fail() -> None:
+    # 5 providers with stake 1 each: one down leaves 4/5 alive and 1/4 per survivor (runs, not fragile); two
+    # down leave 3/5 <= 2/3 (halt). So P(halted) = P(at least two fail), by enumeration of 32 outcomes.
     p = {"A": 0.05, "B": 0.1, "C": 0.15, "D": 0.2, "E": 0.25}
     sc = parse_scenario(
         {
@@ -155,9 +162,9 @@ def test_five_equal_validators_lose_quorum_only_when_two_fail() -> None:
     n = 100_000
     t = run_trials(sc, n, seed=5)
     se = math.sqrt(exact * (1 - exact) / n)
-    assert abs(t.quorum_lost.mean() - exact) < 4 * se
-    assert np.array_equal(t.quorum_lost, t.halted)  # never lost by dominance here
-    assert np.array_equal(t.quorum_lost, t.failed().sum(axis=1) >= 2)
+    assert abs(t.halted.mean() - exact) < 4 * se
+    assert not t.fragile.any()  # no survivor ever holds a third while consensus runs
+    assert np.array_equal(t.halted, t.failed().sum(axis=1) >= 2)
 
 
 def test_same_seed_same_numbers_and_prefix_property() -> None:
@@ -182,7 +189,7 @@ def test_one_and_two_workers_give_identical_trials() -> None:
     n = 2048 + 300  # two chunks, the second one short: one per worker
     one = run_trials(sc, n, seed=7, workers=1)
     two = run_trials(sc, n, seed=7, workers=2)
-    for f in ("failed_bits", "down", "capacity_lost", "halted", "quorum_lost", "unreplicated"):
+    for f in ("failed_bits", "down", "capacity_lost", "stake_lost", "halted", "fragile", "unreplicated"):
         assert np.array_equal(getattr(one, f), getattr(two, f)), f
     for f in ("served", "verified", "stake_alive"):
         assert np.array_equal(getattr(one, f), getattr(two, f), equal_nan=True), f
@@ -210,8 +217,10 @@ def test_probability_zero_everywhere_is_the_audit_baseline(builtin_audit) -> Non
     assert not t.failed().any()
     assert np.all(t.capacity_lost == 0)
     assert np.all(t.down == 0)
-    assert not t.quorum_lost.any()
+    assert not t.halted.any()
+    assert np.all(t.stake_lost == 0.0)
     assert np.all(t.stake_alive == 1.0)
+    assert np.all(t.fragile == audit.baseline_consensus.fragile)
 
 
 @pytest.mark.parametrize("provider", ["aws", "hetzner", "ovh"])
@@ -225,7 +234,10 @@ def test_probability_one_for_a_provider_is_its_audit_row(builtin_audit, provider
     assert np.allclose(t.verified, row.verified, rtol=0, atol=1e-12)
     assert np.allclose(t.capacity_lost, row.capacity_lost, rtol=0, atol=1e-12)
     assert np.allclose(t.stake_alive, row.alive_stake_share, rtol=0, atol=1e-12)
-    assert np.all(t.quorum_lost == (not row.quorum))
+    assert np.allclose(t.stake_lost, row.stake_lost, rtol=0, atol=1e-12)
+    assert np.all(t.halted == row.halted)
+    assert np.all(t.fragile == row.fragile)
+    assert np.allclose(t.harm(), row.harm, rtol=0, atol=1e-9)  # the audit's harm of the same failure
     lost = tuple(m for m, x in zip(t.model_ids, t.unreplicated[0], strict=True) if x)
     assert lost == row.models_unreplicated
     assert np.all(t.unreplicated == t.unreplicated[0])
@@ -285,7 +297,9 @@ def test_result_json_is_versioned_and_plain() -> None:
     assert d["kind"] == "simulate-failures"
     assert d["trials"] == 3000
     assert d["seed"] == 1
-    assert d["events"]["quorum_lost"]["p"] == pytest.approx(r.p_quorum_lost, abs=1e-6)
+    assert d["events"]["fragile"]["p"] == pytest.approx(r.p_fragile, abs=1e-6)
+    assert d["events"]["halted"]["p"] == pytest.approx(r.p_halted, abs=1e-6)
+    assert "quorum_lost" not in d["events"]
     assert set(d["served"]) == {"mean", "se", "p5", "p50", "p95"}
     assert d["baseline"]["dominant"] == [{"dimension": "provider", "value": "A", "share": 0.5}]
 

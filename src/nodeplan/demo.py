@@ -5,7 +5,8 @@
    warm node a cache-penalty router such as Petals' would pick).
 2. **Apparent vs effective** decentralization per role (countries vs effective providers, ASNs,
    operators, TEE vendors).
-3. **What the dominant provider's failure does** to served demand, verification and consensus quorum.
+3. **What the dominant provider's failure does** to served demand, verification and consensus (halted, or
+   running but fragile).
 4. **Objectives pull apart**: the fastest, the independent-and-fast (nodeplan), the most independent and
    the cheapest choice for one verified request.
 

@@ -36,15 +36,22 @@ def _sum_roles(table: dict[str, float | None]) -> float:
     return sum(v or 0.0 for r, v in table.items() if r != "all")
 
 
-def _tracked_cells(b: NetworkState, a: NetworkState) -> tuple[str, str]:
-    """Stake alive and quorum in the baseline's worst failure, before -> after."""
+def _tracked_cells(b: NetworkState, a: NetworkState) -> tuple[str, str, str]:
+    """Stake alive, consensus halted and consensus fragile in the baseline's worst failure, before -> after."""
     if b.tracked is None:
-        return "n/a", "n/a"
+        return "n/a", "n/a", "n/a"
     if a.tracked is None:
-        return "gone", "gone"
-    q = {True: "kept", False: "LOST", None: "n/a"}
-    q0, q1 = q[b.tracked[4]], q[a.tracked[4]]
-    return _arrow(b.tracked[5], a.tracked[5]), q1 if q0 == q1 else f"{q0}->{q1}"
+        return "gone", "gone", "gone"
+    yes = {True: "yes", False: "no", None: "n/a"}
+
+    def arrow(x0: bool | None, x1: bool | None) -> str:
+        return yes[x1] if x0 == x1 else f"{yes[x0]}->{yes[x1]}"
+
+    return (
+        _arrow(b.tracked.alive_stake, a.tracked.alive_stake),
+        arrow(b.tracked.halted, a.tracked.halted),
+        arrow(b.tracked.fragile, a.tracked.fragile),
+    )
 
 
 def print_advice(result: AdviceResult, console: Console, top: int | None = None) -> None:
@@ -60,13 +67,13 @@ def print_advice(result: AdviceResult, console: Console, top: int | None = None)
         f"[bold]nodeplan advise[/] on scenario [bold]{escape(result.scenario)}[/]: {what} {b.live_nodes} live nodes"
         f" ({'most load-bearing first' if result.remove else 'most valuable first'})."
     )
-    tracked = b.tracked[0] if b.tracked else "n/a"
+    tracked = b.tracked.failure if b.tracked else "n/a"
     console.print(
         f"Today: worst single failure [bold]{escape(tracked)}[/] leaves {pct(b.worst_served)} of demand served "
         f"within SLO, {pct(b.worst_verified)} independently verified; expected time "
         f"{b.expected_ms or 0:,.0f} ms; {b.cost_usd_per_hour:,.2f} USD/h."
     )
-    t = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    t = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))  # two spaces between columns
     for col, just in (
         ("#", "right"),
         ("node", "left"),
@@ -75,7 +82,8 @@ def print_advice(result: AdviceResult, console: Console, top: int | None = None)
         ("served", "right"),
         ("verified", "right"),
         ("stake", "right"),
-        ("quorum", "right"),
+        ("halts", "right"),
+        ("fragile", "right"),
         ("Δms", "right"),
     ):
         t.add_column(col, justify=just, no_wrap=True)  # type: ignore[arg-type]
@@ -97,8 +105,9 @@ def print_advice(result: AdviceResult, console: Console, top: int | None = None)
     console.print(t)
     console.print(
         f"Δdom: change in effective independent failure domains, summed over the four roles. served, "
-        f"verified: worst case over every single-domain failure. stake, quorum: stake alive and consensus "
-        f"quorum when {escape(tracked)} (today's worst failure) fails. Score: docs/advise.md."
+        f"verified: worst case over every single-domain failure. stake, halts, fragile: when {escape(tracked)} "
+        "(today's worst failure) fails, the stake alive, whether consensus halts (2/3 or less alive) and "
+        "whether it runs but one surviving domain holds 1/3 of the surviving stake. Score: docs/advise.md."
     )
     for x in shown:
         console.print(
@@ -147,7 +156,7 @@ def advise_cmd(
 
     Each candidate is added to the scenario alone and the network is audited again: effective independent
     failure domains and providers per role, the worst single provider/ASN/country failure (served, verified,
-    models without a replica, consensus quorum), expected time and cost. The score and its weights are in
+    models without a replica, consensus halted or fragile), expected time and cost. The score and its weights are in
     docs/advise.md; every row says in plain words why it ranks where it does.
 
     Examples:

@@ -156,31 +156,47 @@ def _claim_failure(c: Console, f: DemoFindings) -> None:
     t.add_row("demand served within SLO", _pct(base.demand_served), _pct(row.demand_served))
     t.add_row("verified demand with an independent verifier", _pct(base.verified), _pct(row.verified))
     t.add_row("models with no live storage replica", "0", str(len(row.models_unreplicated)))
-    if row.quorum is not None:
-        # Before the failure: does one domain of this dimension already hold 1/3 of the stake?
-        already = [(v, sh) for d, v, sh in f.audit.baseline_dominant if d == row.dimension]
-        before = "[yellow]fragile[/]" if already else "[green]kept[/]"
-        after = "[green]kept[/]" if row.quorum else "[bold red]LOST[/]"
-        t.add_row("consensus quorum (>2/3 stake alive, no domain >= 1/3)", before, after)
-        t.add_row("stake alive (BFT halts at 2/3 or less)", "100%", _pct(row.alive_stake_share))
+    bc = f.audit.baseline_consensus
+    if row.halted is not None and bc is not None:
+        t.add_row(
+            "consensus halted (2/3 or less of the stake alive)", _halted(bc.halted), _halted(row.halted)
+        )
+        t.add_row(
+            "consensus fragile (a surviving domain holds >= 1/3)", _fragile(bc.fragile), _fragile(row.fragile)
+        )
+        t.add_row("stake alive", _pct(bc.alive_share), _pct(row.alive_stake_share))
     c.print(t)
-    if row.quorum is not None and already:
-        names = ", ".join(f"{v} {_pct(sh)}" for v, sh in already)
+    if row.halted is None or bc is None:
+        c.print()
+        return
+    if bc.fragile and bc.largest is not None:
+        d = bc.largest
+        same = [x for x in f.audit.baseline_dominant if x.dimension == row.dimension and x != d]
+        also = "".join(f" and {x.dimension} {x.value} {_pct(x.share)}" for x in same)
         c.print(
-            f"-> even before any failure, one {row.dimension} holds 1/3 or more of the stake ({names}): "
-            "the validator set already depends on it."
+            f"-> even before any failure, {d.dimension} {d.value} holds {_pct(d.share)} of the stake{also}: "
+            f"{'any one of them' if same else 'that domain'} failing halts consensus (fragile)."
         )
-    if row.quorum is False and row.stake_lost > 1 / 3:
+    if row.halted and not bc.halted:
         c.print(
-            f"-> one provider outage halts coordination: {row.value} holds {_pct(row.stake_lost)} of stake, "
-            "more than the 1/3 a BFT validator set tolerates."
+            f"-> one provider outage halts coordination: losing {row.value} ({_pct(row.stake_lost)} of the "
+            f"stake) leaves {_pct(row.alive_stake_share)} alive, and BFT needs more than 2/3."
         )
-    elif row.quorum is False:
+    elif row.fragile and row.largest_surviving is not None:
+        d = row.largest_surviving
         c.print(
-            f"-> after losing {row.value}, one surviving domain holds {_pct(row.largest_surviving_share)} "
-            "of the remaining stake: at or above 1/3, it alone can halt consensus."
+            f"-> after losing {row.value}, consensus runs, but {d.dimension} {d.value} holds {_pct(d.share)} of "
+            "the surviving stake: one more failure there halts it."
         )
     c.print()
+
+
+def _halted(x: bool | None) -> str:
+    return "[bold red]HALTED[/]" if x else "[green]no[/]"
+
+
+def _fragile(x: bool | None) -> str:
+    return "[yellow]fragile[/]" if x else "[green]no[/]"
 
 
 def _claim_choices(c: Console, f: DemoFindings) -> None:

@@ -98,16 +98,17 @@ def print_result(r: MonteCarloResult, console: Console) -> None:
     ev.add_row(f"demand served within SLO < {target}", _pm(r.p_served_below_target, r.trials))
     ev.add_row(f"verified share < {target}", _pm(r.p_verified_below_target, r.trials))
     ev.add_row("consensus halts (live stake <= 2/3)", _pm(r.p_halted, r.trials))
-    ev.add_row("quorum lost (halt, or a surviving domain >= 1/3)", _pm(r.p_quorum_lost, r.trials))
+    ev.add_row("consensus fragile (runs; a surviving domain >= 1/3)", _pm(r.p_fragile, r.trials))
     ev.add_row("some model has no live storage replica", _pm(r.p_any_unreplicated, r.trials))
     for m, p in r.model_unreplicated[:5]:
         ev.add_row(f"  {m} has no live replica", _pm(p, r.trials))
     console.print(ev)
     if r.baseline_dominant:
-        held = ", ".join(f"{d}={v} ({_pct(s, 0)})" for d, v, s in r.baseline_dominant[:4])
+        held = ", ".join(f"{d.dimension}={d.value} ({_pct(d.share, 0)})" for d in r.baseline_dominant[:4])
         console.print(
-            f"[yellow]note:[/] with no failure, {held} of the live stake: any failure in that dimension "
-            "counts as a quorum loss (the audit's rule)."
+            f"[yellow]note:[/] with no failure, {held} of the live stake: consensus is fragile before "
+            "anything fails, and stays fragile in every trial that keeps it running and one of these domains "
+            "whole."
         )
     if r.attribution:
         at = Table(
@@ -179,7 +180,7 @@ def failures_cmd(
 ) -> None:
     """Sample correlated failures of providers, regions, data centers, countries, operators... and report what survives.
 
-    Each failure domain (a value of a dimension in the scenario's 'failures' section) fails independently with its probability over the planning window; a provider's failure takes down all its regions and data centers, a jurisdiction's all its countries. Per trial: demand served within SLO, demand verified by an independent verifier, execution capacity lost, coordination quorum, models left with no storage replica. Then the distribution, the probability of each bad event, and which domains drive the worst 5% of trials. See docs/simulate.md.
+    Each failure domain (a value of a dimension in the scenario's 'failures' section) fails independently with its probability over the planning window; a provider's failure takes down all its regions and data centers, a jurisdiction's all its countries. Per trial: demand served within SLO, demand verified by an independent verifier, execution capacity lost, coordination stake lost, consensus halted or fragile, models left with no storage replica. Then the distribution, the probability of each bad event, and which domains drive the worst 5% of trials. See docs/simulate.md.
 
     Examples:
 

@@ -33,13 +33,12 @@ from numpy.typing import NDArray
 
 from nodeplan.exceptions import ScenarioError
 from nodeplan.metrics.attributes import AttributeSummary, attribute_summary
-from nodeplan.metrics.failure import FailureRow, failure_table
+from nodeplan.metrics.failure import FailureRow, failure_dimensions, failure_table
 from nodeplan.metrics.graph import (
     DomainSummary,
     independent_domains,
 )
 from nodeplan.metrics.measures import (
-    BFT_THRESHOLD,
     DistributionMeasures,
     UnknownPolicy,
     entity_weights,
@@ -48,9 +47,10 @@ from nodeplan.metrics.measures import (
 from nodeplan.metrics.schema import SCHEMA_VERSION
 from nodeplan.metrics.serving import Outcome
 from nodeplan.model.codes import complete_arrays
+from nodeplan.model.consensus import Consensus, SurvivingDomain, consensus_model
 from nodeplan.model.rtt import RttModel, default_rtt_model
 from nodeplan.scenario.arrays import ScenarioArrays, compile_scenario
-from nodeplan.scenario.model import DEPENDENCY_DIMENSIONS, Role, Scenario
+from nodeplan.scenario.model import Role, Scenario
 
 __all__ = ["ALL_ROLES", "AuditResult", "DimensionMeasures", "Weight", "audit_scenario", "cluster_first_word"]
 
@@ -65,8 +65,6 @@ class Weight(StrEnum):
     CAPACITY = "capacity"
     STAKE = "stake"
 
-
-_THIRD = BFT_THRESHOLD - 1e-12  # the failure table's tolerance
 
 _NOUN = {Weight.COUNT: "nodes", Weight.CAPACITY: "capacity", Weight.STAKE: "stake"}
 
@@ -84,10 +82,12 @@ class DimensionMeasures:
 class AuditResult:
     """Everything ``nodeplan audit`` reports; ``to_json()`` gives the versioned JSON (docs/audit.md).
 
-    ``failure_rows`` are sorted by harm (worst first); ``baseline`` is the demand outcome with no failure.
-    ``baseline_dominant`` lists ``(dimension, value, share)`` for every domain that holds 1/3 or more of the
-    live coordination stake with no failure (so every failure row of that dimension that leaves it alive
-    reports quorum ``False``). ``derived_providers`` lists ``(provider, nodes)`` for providers derived from
+    ``failure_rows`` are sorted by harm (worst first); ``baseline`` is the demand outcome with no failure
+    and ``baseline_consensus`` the consensus with no failure (:mod:`nodeplan.model.consensus`; ``None``
+    without stake). ``baseline_dominant`` lists every domain of the failure table's dimensions that holds
+    1/3 or more of the live coordination stake with no failure (consensus is then *fragile* already, and
+    every failure that leaves such a domain alive and consensus running reports ``fragile``).
+    ``derived_providers`` lists ``(provider, nodes)`` for providers derived from
     the ASN because the scenario did not give one. ``measured_rtt_pairs`` counts the (demand source, node)
     pairs whose RTT in the serving check came from a measured matrix instead of the fit. ``attributes``
     shows how the live nodes split over each node attribute (never a failure domain).
@@ -106,7 +106,8 @@ class AuditResult:
     clustered_dimensions: tuple[str, ...]
     baseline: Outcome
     failure_rows: tuple[FailureRow, ...]
-    baseline_dominant: tuple[tuple[str, str, float], ...] = ()
+    baseline_consensus: Consensus | None = None
+    baseline_dominant: tuple[SurvivingDomain, ...] = ()
     derived_providers: tuple[tuple[str, int], ...] = ()
     measured_rtt_pairs: int = 0
     attributes: tuple[AttributeSummary, ...] = ()
@@ -136,9 +137,8 @@ class AuditResult:
             "baseline": {
                 "demand_served": _r(self.baseline.demand_served),
                 "verified": _r(self.baseline.verified),
-                "dominant": [
-                    {"dimension": d, "value": v, "share": _r(s)} for d, v, s in self.baseline_dominant
-                ],
+                **_consensus_dict(self.baseline_consensus),
+                "dominant": [_domain_dict(d) for d in self.baseline_dominant],
             },
             "derived_providers": [{"provider": p, "nodes": n} for p, n in self.derived_providers],
             "measured_rtt_pairs": self.measured_rtt_pairs,
@@ -153,6 +153,20 @@ class AuditResult:
 
 def _r(x: float | None, nd: int = 6) -> float | None:
     return None if x is None else round(float(x), nd)
+
+
+def _domain_dict(d: SurvivingDomain | None) -> dict[str, Any] | None:
+    return None if d is None else {"dimension": d.dimension, "value": d.value, "share": _r(d.share)}
+
+
+def _consensus_dict(c: Consensus | None) -> dict[str, Any]:
+    """``halted``, ``fragile``, ``alive_stake_share`` and ``largest_surviving`` (all ``None`` without stake)."""
+    return {
+        "halted": None if c is None else c.halted,
+        "fragile": None if c is None else c.fragile,
+        "alive_stake_share": None if c is None else _r(c.alive_share),
+        "largest_surviving": None if c is None else _domain_dict(c.largest),
+    }
 
 
 def _summary_dict(s: DomainSummary) -> dict[str, Any]:
@@ -204,9 +218,10 @@ def _row_dict(r: FailureRow) -> dict[str, Any]:
         "demand_served": _r(r.demand_served),
         "verified": _r(r.verified),
         "models_unreplicated": list(r.models_unreplicated),
-        "quorum": r.quorum,
+        "halted": r.halted,
+        "fragile": r.fragile,
         "alive_stake_share": _r(r.alive_stake_share),
-        "largest_surviving_share": _r(r.largest_surviving_share),
+        "largest_surviving": _domain_dict(r.largest_surviving),
         "harm": _r(r.harm),
     }
 
@@ -289,24 +304,6 @@ def _role_masks(arrays: ScenarioArrays, roles: tuple[str, ...] | None) -> dict[s
     return masks
 
 
-def _dominant(
-    arrays: ScenarioArrays, codes: NDArray[np.int32], dims: tuple[str, ...]
-) -> tuple[tuple[str, str, float], ...]:
-    """Domains holding at least 1/3 of the live coordination stake with no failure, largest first."""
-    live = arrays.up & arrays.role(Role.COORDINATION)
-    stake = arrays.stake.astype(float)
-    total = float(stake[live].sum())
-    if total <= 0:
-        return ()
-    out: list[tuple[str, str, float]] = []
-    for dim in dims:
-        k = arrays.dim_index(dim)
-        sel = live & (codes[:, k] >= 0)
-        share = np.bincount(codes[sel, k], weights=stake[sel], minlength=len(arrays.dim_values[k])) / total
-        out.extend((dim, arrays.dim_values[k][i], float(share[i])) for i in np.flatnonzero(share >= _THIRD))
-    return tuple(sorted(out, key=lambda x: -x[2]))
-
-
 def _fmt_share(x: float) -> str:
     return f"{100 * x:.0f}%" if x >= 0.1 else f"{100 * x:.1f}%"
 
@@ -363,8 +360,8 @@ def _headline(
             effects.append(f"{_fmt_share(worst.verified)} independently verified")
         if worst.models_unreplicated:
             effects.append(f"{_count(len(worst.models_unreplicated), 'model')} with no storage replica")
-        if worst.quorum is False:
-            effects.append("breaks the coordination quorum")
+        if worst.halted:
+            effects.append("halts consensus")
         listed = ", ".join(effects[:-1]) + " and " + effects[-1] if len(effects) > 1 else effects[0]
         text += f"; losing {what} {listed}"
     return text + "."
@@ -452,14 +449,14 @@ def audit_scenario(
         summaries.append(independent_domains(arrays, codes, mask, weights, ind, role))
     summary = tuple(summaries)
     if fail_dims is None:
-        extra = set(scenario.failures) | set(scenario.policy.independence)
-        fail_dims = tuple(d for d in arrays.dims if d in DEPENDENCY_DIMENSIONS or d in extra)
+        fail_dims = failure_dimensions(scenario, arrays)
     else:
         for d in fail_dims:
             if d not in arrays.dims:
                 raise ScenarioError(f"fail_dims: unknown dimension {d!r} (known: {', '.join(arrays.dims)})")
     rtt = rtt or default_rtt_model()
     base, rows = failure_table(scenario, arrays, codes, rtt, dims=tuple(fail_dims), weights=weights)
+    cm = consensus_model(arrays, codes, tuple(fail_dims))
     measured_pairs = 0
     if rtt.measured is not None and scenario.demand:
         found = rtt.measured.lookup([s.name for s in scenario.sources], arrays.node_ids)
@@ -483,7 +480,8 @@ def audit_scenario(
         clustered_dimensions=tuple(cluster),
         baseline=base,
         failure_rows=rows,
-        baseline_dominant=_dominant(arrays, codes, tuple(fail_dims)),
+        baseline_consensus=None if cm is None else cm.baseline(),
+        baseline_dominant=() if cm is None else cm.dominant(),
         derived_providers=derived,
         measured_rtt_pairs=measured_pairs,
         attributes=attribute_summary(arrays, top_k),

@@ -42,93 +42,65 @@ be its) go down together, and the table reports:
     ``policy.independence`` with it (unknown values are not counted as shared).
 ``models_unreplicated``
     models with no live storage replica left (a ``storage`` node that stores it).
-``quorum``
-    coordination keeps quorum: live stake after the loss is more than 2/3 of the total stake (delinquent
-    stake counts in the total, not as live), and no surviving domain *of the same dimension* holds 1/3 or
-    more of the surviving stake (``largest_surviving_share``). The share is of the *surviving* stake:
-    a domain's share of the total does not change when another domain fails, so it could not tell
-    failures apart. ``None`` without stake.
+``halted``, ``fragile``, ``alive_stake_share``, ``largest_surviving``
+    coordination after the loss, by the one consensus rule of :mod:`nodeplan.model.consensus`:
+    ``halted`` when the live stake is at most 2/3 of the total stake (delinquent stake counts in the
+    total, not as live); ``fragile`` when it still runs but one surviving domain of *any* of the table's
+    dimensions holds 1/3 or more of the surviving stake; ``largest_surviving`` names that domain (the
+    largest one, fragile or not) and its share of the surviving stake. ``None`` without stake.
 
-``harm`` orders the table: ``capacity_lost + (served lost) + (verified lost) + (models newly without a
-replica) / models``, plus 1 when the live stake falls to 2/3 or below (consensus halts), or else 0.5
-when a surviving domain comes to hold a third of the surviving stake and none did before; "lost" is
-measured against the no-failure baseline. Ties: share lost, capacity lost, dimension order, value.
+Harm
+----
+``harm`` orders the table (worst first) and is the sum of, each against the no-failure baseline:
 
-Capacity, stake, replicas and quorum are computed for all values of a dimension at once with
+* ``capacity_lost``;
+* served demand lost: ``max(0, baseline served - served)``, and the same for verified demand;
+* models newly left without a live storage replica / models;
+* the consensus part (:func:`~nodeplan.model.consensus.consensus_harm`): ``stake_lost``, + 1 when the
+  failure newly halts consensus (halted after it and not halted with no failure).
+
+Capacity, replicas and the consensus part grow with the set of failed nodes (losing a superset of nodes
+never lowers them; ``tests/test_consensus.py`` checks the consensus part), and served/verified lost grow
+as long as the serving check never serves more with fewer nodes; a failure that loses no stake adds nothing to the consensus part, and losing 23% of the
+stake adds 0.23 even when consensus runs on. ``fragile`` is reported but not part of harm: it is not
+monotone (losing the domain that holds a third of the stake can leave the rest *less* fragile). Monte
+Carlo's trial harm is the same function (:func:`failure_harm`). Ties: share lost, capacity lost, dimension
+order, value.
+
+Capacity, stake, consensus and replicas are computed for all values of a dimension at once with
 ``np.bincount``; demand and verification loop over values and vectorise over sources x nodes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from nodeplan.metrics.serving import Outcome, ServingModel
+from nodeplan.model.consensus import Consensus, SurvivingDomain, consensus_model
 from nodeplan.model.rtt import RttModel
 from nodeplan.model.timing import TimingParams
 from nodeplan.scenario.arrays import ScenarioArrays
-from nodeplan.scenario.model import Role, Scenario
+from nodeplan.scenario.model import DEPENDENCY_DIMENSIONS, Role, Scenario
 
 __all__ = [
     "FailureRow",
-    "QuorumAfterLoss",
+    "failure_dimensions",
+    "failure_harm",
     "failure_table",
-    "quorum_after_loss",
     "unreplicated_after_loss",
 ]
 
-_TWO_THIRDS = 2.0 / 3.0
-_THIRD = 1.0 / 3.0
 
-
-class QuorumAfterLoss(NamedTuple):
-    """Coordination after losing each value of one dimension (arrays of length ``n_values``).
-
-    ``stake_lost`` and ``alive_share`` are shares of total stake; ``largest`` is the largest surviving
-    domain's share of the *surviving* stake; ``quorum`` = alive share > 2/3 and ``largest`` < 1/3;
-    ``base_dominated`` says whether one domain already holds 1/3 of the live stake before any loss.
-    """
-
-    stake_lost: NDArray[np.float64]
-    alive_share: NDArray[np.float64]
-    largest: NDArray[np.float64]
-    dominated: NDArray[np.bool_]
-    quorum: NDArray[np.bool_]
-    base_dominated: bool
-
-
-def quorum_after_loss(
-    codes: NDArray[np.integer],
-    stake: NDArray[np.float64],
-    coord: NDArray[np.bool_],
-    live: NDArray[np.bool_],
-    n_values: int,
-) -> QuorumAfterLoss | None:
-    """The quorum rule of the failure table for one dimension's ``codes`` (``-1`` = unknown, never lost).
-
-    Shares are of the total stake of ``coord`` (coordinators, live or not); losses and survivors count
-    live coordinators only. ``None`` when the coordinators hold no stake.
-    """
-    stake_total = float(stake[coord].sum())
-    if stake_total <= 0:
-        return None
-    coord_live = coord & live
-    alive_stake = float(stake[coord_live].sum())
-    sel = (codes >= 0) & coord_live
-    stake_v = np.bincount(codes[sel], weights=stake[sel], minlength=n_values)
-    alive_share: NDArray[np.float64] = np.asarray((alive_stake - stake_v) / stake_total, dtype=float)
-    order = np.argsort(-stake_v, kind="stable")
-    top1 = stake_v[order[0]]
-    top2 = stake_v[order[1]] if n_values > 1 else 0.0
-    surviving = np.maximum(alive_stake - stake_v, 1e-300)
-    largest = np.where(np.arange(n_values) == order[0], top2, top1) / surviving
-    dominated = largest >= _THIRD - 1e-12
-    quorum = (alive_share > _TWO_THIRDS + 1e-12) & ~dominated
-    base_dominated = bool(alive_stake > 0 and top1 / alive_stake >= _THIRD - 1e-12)
-    return QuorumAfterLoss(stake_v / stake_total, alive_share, largest, dominated, quorum, base_dominated)
+def failure_dimensions(scenario: Scenario, arrays: ScenarioArrays) -> tuple[str, ...]:
+    """The dimensions the failure table fails by default, in ``arrays.dims`` order: the built-in
+    dependency dimensions plus user dimensions named in ``scenario.failures`` or ``policy.independence``
+    (other user dimensions, such as an imported ``hosting`` flag, are attributes, not failure domains).
+    The consensus rule's *fragile* test looks at the surviving domains of these same dimensions."""
+    extra = set(scenario.failures) | set(scenario.policy.independence)
+    return tuple(d for d in arrays.dims if d in DEPENDENCY_DIMENSIONS or d in extra)
 
 
 def unreplicated_after_loss(
@@ -159,31 +131,48 @@ class FailureRow:
     demand_served: float | None
     verified: float | None
     models_unreplicated: tuple[str, ...]
-    quorum: bool | None
+    halted: bool | None
+    fragile: bool | None
     alive_stake_share: float | None
-    largest_surviving_share: float | None
+    largest_surviving: SurvivingDomain | None
     harm: float
 
 
-def _harm(
-    capacity_lost: float,
-    out: Outcome,
-    base: Outcome,
-    new_unrep: int,
+def _lost(x: ArrayLike | None, base: float | None) -> NDArray[np.float64] | float:
+    """``max(0, base - x)``, 0 where either is n/a (``None`` or ``nan``)."""
+    if base is None or x is None:
+        return 0.0
+    return np.maximum(0.0, base - np.nan_to_num(np.asarray(x, dtype=float), nan=base))
+
+
+def failure_harm(
+    capacity_lost: ArrayLike,
+    served: ArrayLike | None,
+    verified: ArrayLike | None,
+    baseline: Outcome,
+    newly_unreplicated: ArrayLike,
     n_models: int,
-    halted: bool,
-    newly_dominated: bool,
-) -> float:
-    h = capacity_lost
-    if out.demand_served is not None and base.demand_served is not None:
-        h += max(0.0, base.demand_served - out.demand_served)
-    if out.verified is not None and base.verified is not None:
-        h += max(0.0, base.verified - out.verified)
+    consensus: ArrayLike,
+) -> NDArray[np.float64]:
+    """Harm of failures (module docstring), vectorised: scalars or arrays of one length.
+
+    Parameters
+    ----------
+    capacity_lost : share of live execution capacity on the failed nodes
+    served, verified : shares after the failure (``None`` or ``nan`` = n/a: nothing lost)
+    baseline : the no-failure outcome
+    newly_unreplicated : models left without a live replica that had one with no failure (a count)
+    n_models : number of models of the scenario
+    consensus : :func:`~nodeplan.model.consensus.consensus_harm` of the failures (0 without stake)
+
+    >>> float(failure_harm(0.25, 0.5, None, Outcome(0.75, None), 1, 4, 0.234))
+    0.984
+    """
+    h = np.asarray(capacity_lost, dtype=float) + _lost(served, baseline.demand_served)
+    h = h + _lost(verified, baseline.verified)
     if n_models:
-        h += new_unrep / n_models
-    if halted:
-        return h + 1.0
-    return h + (0.5 if newly_dominated else 0.0)
+        h = h + np.asarray(newly_unreplicated, dtype=float) / n_models
+    return np.asarray(h + np.asarray(consensus, dtype=float), dtype=float)
 
 
 def failure_table(
@@ -201,30 +190,27 @@ def failure_table(
     Parameters
     ----------
     codes : (n, d) dimension codes, normally from :func:`~nodeplan.model.codes.complete_codes`
-    dims : dimensions to fail (default: all of ``arrays.dims``)
+    dims : dimensions to fail, also the dimensions of the consensus rule's surviving domains (default:
+        all of ``arrays.dims``)
     weights : (n,) the audit's weight per node, for ``share_lost`` (default: 1 per node)
     """
     a = arrays
+    dims = a.dims if dims is None else dims
     live = a.up
     exec_live = a.role(Role.EXECUTION) & live
     cap = a.capacity.astype(float)
     cap_total = float(cap[exec_live].sum())
-    coord = a.role(Role.COORDINATION)
-    stake_total = float(a.stake[coord].sum())
-    coord_live = coord & live
-    alive_stake = float(a.stake[coord_live].sum())
     storage_live = a.role(Role.STORAGE) & live
     replicas = a.stored & storage_live[:, None]  # (n, m)
-    rep_total = replicas.sum(axis=0)
-    base_unrep = rep_total == 0
+    base_unrep = replicas.sum(axis=0) == 0
     n_models = len(a.model_ids)
     wts = np.ones(a.n_nodes) if weights is None else np.asarray(weights, dtype=float)
     w_total = float(wts[live].sum())
     serving = ServingModel(scenario, a, codes, rtt, params) if scenario.demand else None
     base = serving.outcome(np.zeros(a.n_nodes, dtype=bool)) if serving else Outcome(None, None)
-    base_live = stake_total > 0 and alive_stake > _TWO_THIRDS * stake_total + 1e-12
+    cm = consensus_model(a, codes, tuple(dims))
     rows: list[FailureRow] = []
-    for dim in a.dims if dims is None else dims:
+    for dim in dims:
         k = a.dim_index(dim)
         nv = len(a.dim_values[k])
         if nv == 0:
@@ -240,14 +226,17 @@ def failure_table(
         cap_lost = (
             np.bincount(c[sel], weights=cap[sel], minlength=nv) / cap_total if cap_total > 0 else np.zeros(nv)
         )
-        qa = quorum_after_loss(c, a.stake, coord, live, nv)
-        stake_lost = np.zeros(nv) if qa is None else qa.stake_lost
+        cons: list[Consensus | None] = [None] * nv
+        cons_harm = np.zeros(nv)
+        if cm is not None:
+            after = cm.after_each_value(dim)
+            cons = [cm.at(after, v) for v in range(nv)]
+            cons_harm = cm.harm(after)
         unrep = unreplicated_after_loss(c, replicas, nv)
         for v in range(nv):
             out = serving.outcome(c == v) if serving else Outcome(None, None)
             lost_models = tuple(m for m, x in zip(a.model_ids, unrep[v], strict=True) if x)
-            new_unrep = int(np.count_nonzero(unrep[v] & ~base_unrep))
-            q = None if qa is None else bool(qa.quorum[v])
+            q = cons[v]
             rows.append(
                 FailureRow(
                     dimension=dim,
@@ -255,21 +244,24 @@ def failure_table(
                     nodes=int(nodes[v]),
                     share_lost=float(w_lost[v]),
                     capacity_lost=float(cap_lost[v]),
-                    stake_lost=float(stake_lost[v]),
+                    stake_lost=0.0 if q is None else q.stake_lost,
                     demand_served=out.demand_served,
                     verified=out.verified,
                     models_unreplicated=lost_models,
-                    quorum=q,
-                    alive_stake_share=None if qa is None else float(qa.alive_share[v]),
-                    largest_surviving_share=None if qa is None else float(qa.largest[v]),
-                    harm=_harm(
-                        float(cap_lost[v]),
-                        out,
-                        base,
-                        new_unrep,
-                        n_models,
-                        base_live and qa is not None and not qa.alive_share[v] > _TWO_THIRDS + 1e-12,
-                        qa is not None and not qa.base_dominated and bool(qa.dominated[v]),
+                    halted=None if q is None else q.halted,
+                    fragile=None if q is None else q.fragile,
+                    alive_stake_share=None if q is None else q.alive_share,
+                    largest_surviving=None if q is None else q.largest,
+                    harm=float(
+                        failure_harm(
+                            cap_lost[v],
+                            out.demand_served,
+                            out.verified,
+                            base,
+                            np.count_nonzero(unrep[v] & ~base_unrep),
+                            n_models,
+                            cons_harm[v],
+                        )
                     ),
                 )
             )

@@ -40,6 +40,8 @@ from enum import StrEnum
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from nodeplan.model.consensus import FAULT_SHARE
+
 __all__ = [
     "BFT_THRESHOLD",
     "UNKNOWN",
@@ -60,9 +62,10 @@ __all__ = [
     "total_entities",
 ]
 
-#: Share of voting power whose loss (or control) halts a BFT protocol. The EDI publishes ``tau_0.33``;
-#: nodeplan uses the exact third, so 3 of 9 equal validators reach it.
-BFT_THRESHOLD = 1.0 / 3.0
+#: Share of voting power whose loss (or control) halts a BFT protocol (the consensus rule's
+#: :data:`~nodeplan.model.consensus.FAULT_SHARE`). The EDI publishes ``tau_0.33``; nodeplan uses the exact
+#: third, so 3 of 9 equal validators reach it.
+BFT_THRESHOLD = FAULT_SHARE
 #: Name under which nodes with no value for a dimension are reported.
 UNKNOWN = "unknown"
 # Relative slack when comparing a cumulative share with a threshold, so that 1/3 + 1/3 + 1/3 >= 1.

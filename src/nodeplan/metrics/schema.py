@@ -12,11 +12,18 @@ from typing import Any
 __all__ = ["AUDIT_JSON_SCHEMA", "SCHEMA_VERSION"]
 
 #: Version of the audit JSON layout.
-SCHEMA_VERSION = "1.2"  # 1.1: baseline.dominant, derived_providers, measured_rtt_pairs; 1.2: attributes
+SCHEMA_VERSION = "2.0"  # 1.1: baseline.dominant, derived_providers, measured_rtt_pairs; 1.2: attributes
+# 2.0: failure_rows[].quorum and .largest_surviving_share replaced by halted, fragile and largest_surviving
+# {dimension, value, share}; baseline gains halted, fragile, alive_stake_share, largest_surviving; harm
+# counts stake lost and only new halts (model/consensus.py); verified counts independent verification
+# within the SLO only (metrics/serving.py)
 
 _num = {"type": ["number", "null"]}
 _share = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
 _int_or_null = {"type": ["integer", "null"], "minimum": 1}
+
+
+_bool_or_null = {"type": ["boolean", "null"]}
 
 
 def _record(properties: dict[str, Any], *, closed: bool = True) -> dict[str, Any]:
@@ -24,6 +31,14 @@ def _record(properties: dict[str, Any], *, closed: bool = True) -> dict[str, Any
     extra: dict[str, Any] = {"additionalProperties": False} if closed else {}
     return {"type": "object", **extra, "required": list(properties), "properties": properties}
 
+
+#: A domain and its share of the surviving stake, or null (no stake, or none survives).
+_domain_or_null: dict[str, Any] = {
+    "oneOf": [
+        {"type": "null"},
+        _record({"dimension": {"type": "string"}, "value": {"type": "string"}, "share": _share}),
+    ]
+}
 
 #: JSON Schema (draft 2020-12) of :meth:`nodeplan.metrics.audit.AuditResult.to_dict`.
 AUDIT_JSON_SCHEMA: dict[str, Any] = {
@@ -65,6 +80,10 @@ AUDIT_JSON_SCHEMA: dict[str, Any] = {
             {
                 "demand_served": _share,
                 "verified": _share,
+                "halted": _bool_or_null,
+                "fragile": _bool_or_null,
+                "alive_stake_share": _share,
+                "largest_surviving": _domain_or_null,
                 "dominant": {
                     "type": "array",
                     "items": _record(
@@ -163,9 +182,10 @@ AUDIT_JSON_SCHEMA: dict[str, Any] = {
                     "demand_served": _share,
                     "verified": _share,
                     "models_unreplicated": {"type": "array", "items": {"type": "string"}},
-                    "quorum": {"type": ["boolean", "null"]},
+                    "halted": _bool_or_null,
+                    "fragile": _bool_or_null,
                     "alive_stake_share": _share,
-                    "largest_surviving_share": _share,
+                    "largest_surviving": _domain_or_null,
                     "harm": {"type": "number", "minimum": 0},
                 }
             ),

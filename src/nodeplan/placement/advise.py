@@ -32,8 +32,10 @@ Each measure gives a *gain* (after minus before, signed so that positive is bett
     worst_unreplicated   -Δ most models one failure leaves without a replica / models            1.0
     halting              -Δ single domains whose loss halts consensus (stake alive <= 2/3)       0.25
     worst_alive_stake    Δ lowest share of stake alive over the single-domain failures           1.0
-    worst_domain_quorum  +1 when the baseline's worst failure keeps quorum after the change,     0.5
-                         -1 when it loses it, else 0
+    worst_domain_halted  +1 when the baseline's worst failure no longer halts consensus after     0.5
+                         the change, -1 when it newly halts it, else 0
+    worst_domain_fragile +1 when consensus runs in the baseline's worst failure before and after   0.25
+                         the change and stops being fragile, -1 when it becomes fragile, else 0
     worst_domain_stake   Δ stake alive (share) in the baseline's worst failure                   1.0
     domains              Δ effective independent failure domains, summed over the four roles     0.05
     providers            Δ effective providers (1/HHI), summed over the four roles               0.05
@@ -46,9 +48,10 @@ Each measure gives a *gain* (after minus before, signed so that positive is bett
                          gains it
 
 Share terms weigh one network-wide guarantee: a candidate that lifts the worst-case verified demand
-from 19% to 45% gains 0.26, as much as adding ~5 effective providers to one role. The quorum terms
-follow the audit: quorum is kept when more than 2/3 of the stake is alive and no surviving domain holds
-1/3 of the surviving stake. The baseline's worst failure is the audit's first failure row (highest harm).
+from 19% to 45% gains 0.26, as much as adding ~5 effective providers to one role. The consensus terms
+use the audit's rule (:mod:`nodeplan.model.consensus`), with its two separate facts: *halted* when 2/3 or
+less of the stake is alive, *fragile* when it runs but one surviving domain of any dimension holds 1/3 of
+the surviving stake. The baseline's worst failure is the audit's first failure row (highest harm).
 
 Added candidates rank by score, highest first; removed nodes rank by score, lowest first (the most
 load-bearing node first). Ties go to the cheaper node (``price_usd_per_hour``), then the id.
@@ -88,6 +91,7 @@ from nodeplan.placement.advise_state import (
     CandidateEvaluator,
     EvalMethod,
     NetworkState,
+    TrackedFailure,
     common_expected_ms,
     compile_with_codes,
     delta,
@@ -125,7 +129,8 @@ class ScoreWeights:
     worst_unreplicated: float = 1.0
     halting: float = 0.25
     worst_alive_stake: float = 1.0
-    worst_domain_quorum: float = 0.5
+    worst_domain_halted: float = 0.5
+    worst_domain_fragile: float = 0.25
     worst_domain_stake: float = 1.0
     domains: float = 0.05
     providers: float = 0.05
@@ -288,11 +293,21 @@ def load_candidates(path: str | Path, scenario: Scenario) -> tuple[Node, ...]:
 
 
 # -- score ---------------------------------------------------------------------------------------------
-def _quorum_gain(before: tuple[Any, ...] | None, after: tuple[Any, ...] | None) -> float:
-    """+1 when the baseline's worst failure goes from quorum lost to kept, -1 the other way, else 0."""
-    if before is None or after is None or before[4] is None or after[4] is None:
+def _halted_gain(before: TrackedFailure | None, after: TrackedFailure | None) -> float:
+    """+1 when the baseline's worst failure stops halting consensus, -1 when it starts, else 0."""
+    if before is None or after is None or before.halted is None or after.halted is None:
         return 0.0
-    return float(after[4]) - float(before[4])
+    return float(before.halted) - float(after.halted)
+
+
+def _fragile_gain(before: TrackedFailure | None, after: TrackedFailure | None) -> float:
+    """+1 when the baseline's worst failure stops leaving consensus fragile, -1 when it starts; 0 unless
+    consensus runs (is not halted) in that failure both before and after."""
+    if before is None or after is None or before.fragile is None or after.fragile is None:
+        return 0.0
+    if before.halted or after.halted:
+        return 0.0
+    return float(before.fragile) - float(after.fragile)
 
 
 def _gains(before: NetworkState, after: NetworkState, n_models: int) -> dict[str, float]:
@@ -309,8 +324,11 @@ def _gains(before: NetworkState, after: NetworkState, n_models: int) -> dict[str
         "worst_unreplicated": -(after.worst_unreplicated - before.worst_unreplicated) / m,
         "halting": -float(after.halting - before.halting),
         "worst_alive_stake": delta(after.worst_alive_stake, before.worst_alive_stake),
-        "worst_domain_quorum": _quorum_gain(before.tracked, after.tracked),
-        "worst_domain_stake": delta(*(None if t is None else t[5] for t in (after.tracked, before.tracked))),
+        "worst_domain_halted": _halted_gain(before.tracked, after.tracked),
+        "worst_domain_fragile": _fragile_gain(before.tracked, after.tracked),
+        "worst_domain_stake": delta(
+            *(None if t is None else t.alive_stake for t in (after.tracked, before.tracked))
+        ),
         "domains": sum(delta(after.domains[r], before.domains[r]) for r in roles),
         "providers": sum(
             delta(after.effective["provider"][r], before.effective["provider"][r]) for r in roles

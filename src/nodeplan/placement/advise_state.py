@@ -21,11 +21,12 @@ from numpy.typing import NDArray
 
 from nodeplan.exceptions import NoRouteError, RoutingError, ScenarioError
 from nodeplan.metrics.audit import ALL_ROLES, AuditResult, audit_scenario
-from nodeplan.metrics.failure import quorum_after_loss, unreplicated_after_loss
+from nodeplan.metrics.failure import failure_dimensions, unreplicated_after_loss
 from nodeplan.metrics.graph import independent_domains
 from nodeplan.metrics.measures import entity_weights, measure_distribution
 from nodeplan.metrics.serving import Outcome, ServingModel
 from nodeplan.model.codes import compile_network
+from nodeplan.model.consensus import consensus_model
 from nodeplan.model.rtt import RttModel
 from nodeplan.routing import Request, RouterState, route, route_batch
 from nodeplan.scenario.arrays import ScenarioArrays
@@ -37,6 +38,7 @@ __all__ = [
     "CandidateEvaluator",
     "EvalMethod",
     "NetworkState",
+    "TrackedFailure",
     "changed_scenario",
     "common_expected_ms",
     "compile_with_codes",
@@ -48,7 +50,6 @@ __all__ = [
 
 ADVISE_ROLES: tuple[str, ...] = (ALL_ROLES, *(r.value for r in Role))
 _MIX = ("provider", "asn", "operator")
-_TWO_THIRDS = 2.0 / 3.0
 
 
 class EvalMethod(StrEnum):
@@ -65,8 +66,7 @@ class NetworkState:
     ``domains[role]`` is the effective number of independent failure domains, ``effective[dim][role]``
     the ``1/HHI`` effective entities. ``worst_*_at`` names the failure (``"provider aws"``) where the
     worst value occurs (first in dimension order, then value). ``tracked`` is the row of the baseline's
-    worst domain in this network as ``(label, served, verified, models without replica, quorum, alive
-    stake share)``.
+    worst domain in this network (:class:`TrackedFailure`).
     ``expected_ms`` is the router's demand-weighted expected time over the routable demand;
     ``unroutable`` the share of demand with no route and ``unroutable_models`` the models with some
     demand that has no route. ``request_ms`` / ``request_rps`` are the router's time (ms, ``inf`` = no
@@ -91,7 +91,7 @@ class NetworkState:
     halting: int
     worst_alive_stake: float | None
     worst_alive_stake_at: str
-    tracked: tuple[str, float | None, float | None, int, bool | None, float | None] | None
+    tracked: TrackedFailure | None
     expected_ms: float | None
     unroutable: float
     cost_usd_per_hour: float
@@ -106,18 +106,22 @@ class NetworkState:
         d["unreplicated"] = list(self.unreplicated)
         d["unroutable_models"] = list(self.unroutable_models)
         d["dropped_dims"] = list(self.dropped_dims)
-        d["tracked"] = (
-            None
-            if self.tracked is None
-            else dict(
-                zip(
-                    ("failure", "served", "verified", "models_unreplicated", "quorum", "alive_stake"),
-                    self.tracked,
-                    strict=True,
-                )
-            )
-        )
+        d["tracked"] = None if self.tracked is None else self.tracked._asdict()
         return d
+
+
+class TrackedFailure(NamedTuple):
+    """One failure (the baseline's worst) looked up in a network: ``failure`` names it (``"provider aws"``);
+    served/verified shares, models left without a replica, and consensus (``halted``, ``fragile``, live
+    stake share of the total; ``None`` without stake) as in the audit's failure table."""
+
+    failure: str
+    served: float | None
+    verified: float | None
+    models_unreplicated: int
+    halted: bool | None
+    fragile: bool | None
+    alive_stake: float | None
 
 
 # -- failure rows ------------------------------------------------------------------------------------
@@ -127,13 +131,9 @@ class _Row(NamedTuple):
     served: float | None
     verified: float | None
     unrep: int
-    quorum: bool | None
+    halted: bool | None
+    fragile: bool | None
     alive: float | None
-
-
-def _fail_dims(scenario: Scenario, arrays: ScenarioArrays) -> tuple[str, ...]:
-    extra = set(scenario.failures) | set(scenario.policy.independence)
-    return tuple(d for d in arrays.dims if d in DEPENDENCY_DIMENSIONS or d in extra)
 
 
 def _rows(
@@ -142,9 +142,8 @@ def _rows(
     """The failure table's measures per (dimension, value), as :func:`~nodeplan.metrics.failure.failure_table`
     defines them, with ``outcome(down)`` supplying the serving check."""
     a = arrays
-    live = a.up
-    coord = a.role(Role.COORDINATION)
-    replicas = a.stored & (a.role(Role.STORAGE) & live)[:, None]
+    replicas = a.stored & (a.role(Role.STORAGE) & a.up)[:, None]
+    cm = consensus_model(a, codes, dims)
     rows: list[_Row] = []
     for dim in dims:
         k = a.dim_index(dim)
@@ -152,9 +151,13 @@ def _rows(
         if nv == 0:
             continue
         c = codes[:, k]
-        qa = quorum_after_loss(c, a.stake, coord, live, nv)
-        quorum: list[bool | None] = [None] * nv if qa is None else [bool(x) for x in qa.quorum]
-        alive: list[float | None] = [None] * nv if qa is None else [float(x) for x in qa.alive_share]
+        halted: list[bool | None] = [None] * nv
+        fragile: list[bool | None] = [None] * nv
+        alive: list[float | None] = [None] * nv
+        if cm is not None:
+            after = cm.after_each_value(dim)
+            halted, fragile = after.halted.tolist(), after.fragile.tolist()
+            alive = after.alive_share.tolist()
         unrep = unreplicated_after_loss(c, replicas, nv).sum(axis=1)
         for v in range(nv):
             out = outcome(c == v)
@@ -165,7 +168,8 @@ def _rows(
                     out.demand_served,
                     out.verified,
                     int(unrep[v]),
-                    quorum[v],
+                    halted[v],
+                    fragile[v],
                     alive[v],
                 )
             )
@@ -272,7 +276,9 @@ def _state(
     if tracked is not None:
         r = next((x for x in rows if (x.dim, x.value) == tracked), None)
         if r is not None:
-            track = (f"{r.dim} {r.value}", r.served, r.verified, r.unrep, r.quorum, r.alive)
+            track = TrackedFailure(
+                f"{r.dim} {r.value}", r.served, r.verified, r.unrep, r.halted, r.fragile, r.alive
+            )
     routed = _expected_ms(scenario, rtt)
     return NetworkState(
         live_nodes=int(arrays.up.sum()),
@@ -287,7 +293,7 @@ def _state(
         worst_verified_at=wv_at,
         worst_unreplicated=0 if wu is None else int(wu),
         worst_unreplicated_at=wu_at,
-        halting=sum(1 for r in rows if r.alive is not None and not r.alive > _TWO_THIRDS + 1e-12),
+        halting=sum(1 for r in rows if r.halted),
         worst_alive_stake=wa,
         worst_alive_stake_at=wa_at,
         tracked=track,
@@ -341,7 +347,8 @@ def state_from_audit(
             r.demand_served,
             r.verified,
             len(r.models_unreplicated),
-            r.quorum,
+            r.halted,
+            r.fragile,
             r.alive_stake_share,
         )
         for r in sorted(
@@ -462,7 +469,7 @@ class CandidateEvaluator:
                     memo[key] = serving.outcome(down) if serving else Outcome(None, None)
                 return memo[key]
 
-        rows = _rows(arrays, codes, _fail_dims(new, arrays), outcome)
+        rows = _rows(arrays, codes, failure_dimensions(new, arrays), outcome)
         served = outcome(np.zeros(arrays.n_nodes, dtype=bool))
         return _state(new, arrays, codes, rows, served, self.tracked, self.rtt)
 

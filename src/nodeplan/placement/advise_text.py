@@ -57,6 +57,16 @@ def pct(x: float | None) -> str:
     return f"{100 * x:.0f}%" if abs(x) >= 0.1 or x == 0 else f"{100 * x:.1f}%"
 
 
+def _halted_word(halted: bool | None) -> str:
+    """``halts`` / ``runs`` (``n/a`` without stake): the *halted* fact of the consensus rule."""
+    return "n/a" if halted is None else ("halts" if halted else "runs")
+
+
+def _fragile_word(fragile: bool | None) -> str:
+    """``fragile`` / ``not fragile`` (``n/a`` without stake): the *fragile* fact of the consensus rule."""
+    return "n/a" if fragile is None else ("fragile" if fragile else "not fragile")
+
+
 def _a(label: str) -> str:
     """``label`` with its indefinite article.
 
@@ -146,14 +156,20 @@ def _metric_reason(name: str, b: NetworkState, a: NetworkState) -> str:
         return f"demand-weighted expected time{both} {t0 or 0:,.0f} -> {t1 or 0:,.0f} ms"
     if name == "cost":
         return f"cost {b.cost_usd_per_hour:,.2f} -> {a.cost_usd_per_hour:,.2f} USD/h"
-    if name in ("worst_domain_quorum", "worst_domain_stake"):
+    if name in ("worst_domain_halted", "worst_domain_fragile", "worst_domain_stake"):
         tb, ta = b.tracked, a.tracked
         if tb is None or ta is None:
             return "the baseline's worst failure no longer exists"
         if name == "worst_domain_stake":
-            return f"losing {tb[0]}: stake alive {pct(tb[5])} -> {pct(ta[5])}; consensus needs more than 2/3"
+            return (
+                f"losing {tb.failure}: stake alive {pct(tb.alive_stake)} -> {pct(ta.alive_stake)}; "
+                "consensus needs more than 2/3"
+            )
+        if name == "worst_domain_halted":
+            return f"losing {tb.failure}: consensus {_halted_word(tb.halted)} -> {_halted_word(ta.halted)}"
         return (
-            f"losing {tb[0]}: consensus quorum {'kept' if tb[4] else 'LOST'} -> {'kept' if ta[4] else 'LOST'}"
+            f"losing {tb.failure}: consensus {_fragile_word(tb.fragile)} -> {_fragile_word(ta.fragile)} "
+            "(fragile: one surviving domain holds 1/3 of the surviving stake)"
         )
     if name == "halting":
         return f"single failures that halt consensus {b.halting} -> {a.halting}"
@@ -214,8 +230,13 @@ def reasons(
     if won:
         out.append(f"{', '.join(won)} can now be served (a route for {share} more)")
     tb, ta = before.tracked, after.tracked
-    if tb is not None and ta is not None and tb[2] is not None and abs(delta(ta[2], tb[2])) >= 0.005:
-        out.append(f"losing {tb[0]}: verified demand {pct(tb[2])} -> {pct(ta[2])}")
+    if (
+        tb is not None
+        and ta is not None
+        and tb.verified is not None
+        and abs(delta(ta.verified, tb.verified)) >= 0.005
+    ):
+        out.append(f"losing {tb.failure}: verified demand {pct(tb.verified)} -> {pct(ta.verified)}")
     big = sorted(
         (k for k, v in contrib.items() if abs(v) >= 0.005 and k != "unroutable"),
         key=lambda k: -abs(contrib[k]),

@@ -178,7 +178,7 @@ def _heatmap_figure(result: AuditResult) -> go.Figure:
     if base.verified is not None:
         cols.append(("verification lost", [max(0.0, base.verified - (r.verified or 0.0)) for r in rows]))
     cols.append(("models w/o replica", [float(len(r.models_unreplicated) > 0) for r in rows]))
-    cols.append(("quorum broken", [None if r.quorum is None else float(not r.quorum) for r in rows]))
+    cols.append(("consensus halted", [None if r.halted is None else float(r.halted) for r in rows]))
     # Columns with nothing to show (no capacity, no stake, no models) would only add white space.
     cols = [(c, v) for c, v in cols if any(x for x in v)] or cols[:1]
     z = np.array([[np.nan if v is None else v for v in vals] for _, vals in cols], dtype=float).T
@@ -261,6 +261,27 @@ def _derived_note(result: AuditResult) -> str:
     return f" Provider derived from the ASN for {n} node(s): {which}."
 
 
+def _consensus_note(result: AuditResult) -> str:
+    """One paragraph on consensus with no failure and how many single failures halt it or leave it fragile."""
+    c = result.baseline_consensus
+    if c is None:
+        return ""
+    rows = result.failure_rows
+    state = "halted" if c.halted else ("runs but is fragile" if c.fragile else "runs")
+    text = f"Consensus with no failure: {state} ({_pct(c.alive_share)} of the stake alive"
+    if c.largest is not None:
+        text += (
+            f"; largest domain {html.escape(c.largest.dimension)} {html.escape(c.largest.value)} holds "
+            f"{_pct(c.largest.share)} of it"
+        )
+    text += (
+        f"). Of {len(rows)} single-domain failures, {sum(1 for r in rows if r.halted)} halt it and "
+        f"{sum(1 for r in rows if r.fragile)} leave it running but fragile (one surviving domain holds 1/3 "
+        "or more of the surviving stake). The heat map shows halts."
+    )
+    return f'<p class="consensus">{text}</p>'
+
+
 def render_html(
     result: AuditResult,
     scenario: Scenario,
@@ -297,6 +318,7 @@ def render_html(
         f'<h1>{page_title}</h1><p class="headline">{html.escape(result.headline)}</p>'
         f"<p>Weight: {html.escape(result.weight.value)}; {result.live_nodes} of {result.nodes} nodes live; "
         f"unknown values: {html.escape(result.unknown_policy.value)}.{_derived_note(result)}</p>"
+        f"{_consensus_note(result)}"
         f"{_summary_html(result)}\n{divs}\n</body></html>\n"
     )
 

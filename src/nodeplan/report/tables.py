@@ -4,7 +4,7 @@ Two layouts. The default (**narrow**) fits a 100-column terminal: short headers 
 essential columns only, long names wrapped inside their cell, and one legend line under each table saying
 what the short headers mean. The **wide** layout (``nodeplan audit --wide``, or automatically when the
 terminal has at least :data:`WIDE_MIN_COLUMNS` columns) adds the remaining measures (``2^H``, normalised
-entropy, Gini, Theil), the connected components of the summary, and the largest surviving stake share and
+entropy, Gini, Theil), the connected components of the summary, and the largest surviving domain and
 model names of the failure table.
 """
 
@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from nodeplan.metrics.audit import ALL_ROLES, AuditResult
+from nodeplan.metrics.failure import FailureRow
 
 __all__ = [
     "WIDE_MIN_COLUMNS",
@@ -41,6 +42,15 @@ def _num(x: float | None, nd: int = 1) -> str:
     return "–" if x is None else f"{x:.{nd}f}"
 
 
+def _yes(x: bool | None, yes: str, no: str) -> str:
+    return "–" if x is None else (yes if x else no)
+
+
+def _domain(r: FailureRow) -> str:
+    d = r.largest_surviving
+    return "–" if d is None else f"{d.dimension} {d.value} {_pct(d.share)}"
+
+
 @dataclass(frozen=True)
 class _Col:
     header: str
@@ -48,7 +58,9 @@ class _Col:
     text: bool = False  # a name column: left-aligned, may wrap; numbers never wrap
 
 
-def _table(title: str, cols: list[_Col], wide: bool) -> Table:
+def _table(title: str, cols: list[_Col], wide: bool, *, tight: bool = False) -> Table:
+    """``tight``: narrow layout only, two spaces between columns instead of three (the failure table,
+    whose columns would otherwise not fit 100 columns)."""
     t = Table(
         title=title,
         title_justify="left",
@@ -56,7 +68,7 @@ def _table(title: str, cols: list[_Col], wide: bool) -> Table:
         box=box.HEAVY_HEAD if wide else box.SIMPLE_HEAD,
         show_edge=wide,
         pad_edge=wide,
-        padding=(0, 1),
+        padding=(0, 1, 0, 0) if tight and not wide else (0, 1),
     )
     for c in cols:
         t.add_column(
@@ -162,15 +174,16 @@ def failure_table_view(result: AuditResult, limit: int = 15, *, wide: bool = Fal
             cols.append(_Col("models without\na replica", models, text=True))
         else:
             cols.append(_Col("no\nreplica", [str(len(r.models_unreplicated) or "–") for r in rows]))
-    if any(r.quorum is not None for r in rows):
-        cols.append(
-            _Col("quorum", ["–" if r.quorum is None else ("kept" if r.quorum else "LOST") for r in rows])
-        )
+    if any(r.halted is not None for r in rows):
+        cols.append(_Col("halted", [_yes(r.halted, "HALTED", "no") for r in rows]))
+        cols.append(_Col("fragile", [_yes(r.fragile, "fragile", "no") for r in rows]))
         if wide:
-            cols.append(_Col("largest\nsurviving", [_pct(r.largest_surviving_share) for r in rows]))
+            cols.append(
+                _Col("largest surviving\n(share of survivors)", [_domain(r) for r in rows], text=True)
+            )
     cols.append(_Col("harm", [f"{r.harm:.2f}" for r in rows]))
     title = f"Single-domain failures, worst {len(rows)} of {len(result.failure_rows)} by harm"
-    return _table(title, cols, wide)
+    return _table(title, cols, wide, tight=True)
 
 
 def attributes_table(result: AuditResult, per_attribute: int = 3, *, wide: bool = False) -> Table:
@@ -219,12 +232,14 @@ def _legends(result: AuditResult, limit: int) -> tuple[str, str, str]:
         parts.append("verified: verified demand with an independent verifier")
     if any(r.models_unreplicated for r in result.failure_rows):
         parts.append("no replica: models left without a live storage replica")
-    if any(r.quorum is not None for r in rows):
-        q = "quorum: > 2/3 of stake alive and no surviving domain of the dimension holding 1/3"
+    if any(r.halted is not None for r in rows):
+        parts.append("halted: consensus stops, 2/3 or less of the stake alive")
+        q = "fragile: it runs, but one surviving domain of any dimension holds 1/3 or more of the surviving stake"
         if result.baseline_dominant:
-            dom = result.baseline_dominant
-            d, v, s = next((x for x in dom if x[0] == "provider"), dom[0])
-            q += f" (with no failure {d} {v} already holds {_pct(s)})"
+            dom = result.baseline_dominant  # largest first
+            shown = [dom[0], *(x for x in dom[1:] if x.dimension == "provider")][:2]
+            held = ", ".join(f"{d.dimension} {d.value} {_pct(d.share)}" for d in shown)
+            q += f" (already with no failure: {held})"
         parts.append(q)
     parts.append("harm orders the rows")
     return summary, measures, "; ".join(parts) + "."

@@ -43,8 +43,9 @@ _BODY = """
 <label>value <select id="whatif-value"></select></label>
 <button id="whatif-run" type="button">fail it</button><span id="whatif-status"></span>
 <table><thead><tr><th>domain</th><th>nodes</th><th>share lost</th><th>capacity lost</th>
-<th>demand served in SLO</th><th>verified</th><th>models without replica</th><th>quorum</th></tr></thead>
-<tbody><tr id="whatif-row"><td colspan="8">pick a domain and press “fail it”</td></tr></tbody></table>
+<th>demand served in SLO</th><th>verified</th><th>models without replica</th><th>consensus halted</th>
+<th>consensus fragile</th></tr></thead>
+<tbody><tr id="whatif-row"><td colspan="9">pick a domain and press “fail it”</td></tr></tbody></table>
 </section>
 """
 

@@ -7,15 +7,16 @@ in place of one domain's nodes:
 * **served / verified**: :meth:`nodeplan.metrics.failure.ServingModel.outcome`, used as is -- the same
   serving model, loads, cold starts and verifier choice as the audit;
 * **capacity lost**: share of the live execution capacity (slots) on down nodes;
-* **stake alive** and **quorum**: coordination halts when the live stake is at or below 2/3 of the total
-  stake (``halted``); the quorum is also lost when, in a dimension that lost at least one domain in the
-  trial, a surviving domain holds 1/3 or more of the surviving stake -- the audit's rule, which checks the
-  dimension of the failed domain;
+* **stake lost / alive**, **halted** and **fragile**: the consensus rule of
+  :mod:`nodeplan.model.consensus` (:meth:`~nodeplan.model.consensus.ConsensusModel.after_down` on the
+  trial's down set): *halted* when the live stake is at or below 2/3 of the total stake; *fragile* when it
+  still runs but one surviving domain of any of the audit's failure dimensions
+  (:func:`~nodeplan.metrics.failure.failure_dimensions`) holds 1/3 or more of the surviving stake;
 * **unreplicated**: per model, no live storage node that stores it is left.
 
 Vectorisation: the (trials x domains) failure matrix becomes the (trials x nodes) down matrix with one
-matrix product (:func:`~nodeplan.simulation.sampling.down_nodes`); capacity, stake, quorum and replicas
-are matrix products over it. The serving check costs ~2 ms per call, so it runs once per *distinct*
+matrix product (:func:`~nodeplan.simulation.sampling.down_nodes`); capacity and replicas are matrix
+products over it, consensus a sum over each domain dimension's groups of nodes. The serving check costs ~2 ms per call, so it runs once per *distinct*
 down set (``np.unique`` over bit-packed rows, plus a per-process cache across chunks): most trials lose
 nothing or one domain, so a few thousand calls cover 100,000 trials.
 
@@ -42,8 +43,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nodeplan.exceptions import SimulationError
+from nodeplan.metrics.failure import failure_dimensions
 from nodeplan.metrics.serving import Outcome, ServingModel
 from nodeplan.model.codes import compile_network
+from nodeplan.model.consensus import consensus_model
 from nodeplan.model.rtt import RttModel, default_rtt_model
 from nodeplan.scenario.arrays import ScenarioArrays
 from nodeplan.scenario.model import Role, Scenario
@@ -66,8 +69,6 @@ __all__ = ["MAX_TRIALS", "ChunkOutcomes", "Progress", "TrialEvaluator", "monte_c
 #: Upper bound on trials of one run (~60 bytes of results per trial plus the failure bits).
 MAX_TRIALS = 20_000_000
 
-_TWO_THIRDS = 2.0 / 3.0
-_THIRD = 1.0 / 3.0
 _CACHE_LIMIT = 200_000  # distinct down sets remembered per process (~150 bytes each)
 _MIN_BLOCK = 32  # serving checks per pool task (~2 ms each on the built-in scenario)
 
@@ -84,9 +85,10 @@ class ChunkOutcomes(NamedTuple):
     served: NDArray[np.float64]
     verified: NDArray[np.float64]
     capacity_lost: NDArray[np.float64]
+    stake_lost: NDArray[np.float64]
     stake_alive: NDArray[np.float64]
     halted: NDArray[np.bool_]
-    quorum_lost: NDArray[np.bool_]
+    fragile: NDArray[np.bool_]
     unreplicated: NDArray[np.bool_]
 
 
@@ -116,29 +118,11 @@ class TrialEvaluator:
         self.baseline = self._serve(np.zeros(n, dtype=bool))
         cap = np.where(arrays.role(Role.EXECUTION) & self.live, arrays.capacity.astype(float), 0.0)
         self._cap_w = cap / cap.sum() if cap.sum() > 0 else np.zeros(n)
-        coord = arrays.role(Role.COORDINATION)
-        self.stake_total = float(arrays.stake[coord].sum())
-        self._stake_live = np.where(coord & self.live, arrays.stake, 0.0)
-        fd = self.domains
-        self._inc = fd.incidence.astype(np.float32)
-        self._dim_of = np.zeros((fd.n_domains, len(fd.dimensions)), dtype=np.float32)
-        self._dim_of[np.arange(fd.n_domains), fd.dim] = 1.0
-        self._onehots = []
-        dominant: list[tuple[str, str, float]] = []
-        alive0 = float(self._stake_live.sum())
-        for dim in fd.dimensions:
-            k = arrays.dim_index(dim)
-            c = codes[:, k]
-            onehot = (c[:, None] == np.arange(len(arrays.dim_values[k]))[None, :]).astype(float)
-            self._onehots.append(onehot)
-            if alive0 > 0:
-                share = (self._stake_live @ onehot) / alive0
-                dominant.extend(
-                    (dim, arrays.dim_values[k][v], float(share[v]))
-                    for v in np.flatnonzero(share >= _THIRD - 1e-12)
-                )
-        #: ``(dimension, value, share)`` of failure domains holding >= 1/3 of the live stake with no failure
-        self.baseline_dominant = tuple(sorted(dominant, key=lambda x: -x[2]))
+        #: the consensus rule over the audit's failure dimensions (``None`` without stake)
+        self.consensus = consensus_model(arrays, codes, failure_dimensions(scenario, arrays))
+        #: domains holding >= 1/3 of the live stake with no failure (consensus already fragile)
+        self.baseline_dominant = () if self.consensus is None else self.consensus.dominant()
+        self.baseline_halted = self.consensus is not None and self.consensus.baseline().halted
         storage_live = arrays.role(Role.STORAGE) & self.live
         rep = arrays.stored & storage_live[:, None]
         self._replicas = rep.astype(np.float32)
@@ -183,23 +167,13 @@ class TrialEvaluator:
         down = down_nodes(failed, self.domains.incidence) & self.live[None, :]
         cap_lost = down @ self._cap_w
         t = failed.shape[0]
-        if self.stake_total > 0:
-            alive_vec = np.where(down, 0.0, self._stake_live[None, :])
-            alive = alive_vec.sum(axis=1)
-            stake_alive = alive / self.stake_total
-            halted = ~(stake_alive > _TWO_THIRDS + 1e-12)
-            dims_failed = (failed.astype(np.float32) @ self._dim_of) > 0
-            dominated = np.zeros(t, dtype=bool)
-            for j, onehot in enumerate(self._onehots):
-                rows = np.flatnonzero(dims_failed[:, j] & (alive > 0))
-                if rows.size == 0 or onehot.shape[1] == 0:
-                    continue
-                top = (alive_vec[rows] @ onehot).max(axis=1)
-                dominated[rows] |= top / alive[rows] >= _THIRD - 1e-12
-            quorum_lost = halted | dominated
+        if self.consensus is not None:
+            cons = self.consensus.after_down(down)
+            stake_lost, stake_alive = cons.stake_lost, cons.alive_share
+            halted, fragile = cons.halted, cons.fragile
         else:
-            stake_alive = np.full(t, np.nan)
-            halted = quorum_lost = np.zeros(t, dtype=bool)
+            stake_lost, stake_alive = np.zeros(t), np.full(t, np.nan)
+            halted, fragile = np.zeros(t, dtype=bool), np.zeros(t, dtype=bool)
         lost_rep = down.astype(np.float32) @ self._replicas
         unrep = (self._rep_total[None, :] - lost_rep) <= 0
         out = ChunkOutcomes(
@@ -208,9 +182,10 @@ class TrialEvaluator:
             served=np.full(t, np.nan),
             verified=np.full(t, np.nan),
             capacity_lost=cap_lost,
+            stake_lost=stake_lost,
             stake_alive=stake_alive,
             halted=halted,
-            quorum_lost=quorum_lost,
+            fragile=fragile,
             unreplicated=unrep,
         )
         return out, np.packbits(down, axis=1)
@@ -388,7 +363,8 @@ def _outcomes(
         baseline=local.baseline,
         baseline_unreplicated=local.baseline_unreplicated,
         baseline_dominant=local.baseline_dominant,
-        has_stake=local.stake_total > 0,
+        baseline_halted=local.baseline_halted,
+        has_stake=local.consensus is not None,
         **cat._asdict(),
     )
 

@@ -6,10 +6,11 @@ probability of each bad event, and the **attribution** of the worst trials to do
 
 Attribution
 -----------
-Each trial gets a *harm*, on the scale of the audit's failure table: execution capacity lost + demand
-served lost + verified demand lost (both against the no-failure baseline) + share of models newly left
-without a live storage replica, + 1 when consensus halts (live stake at or below 2/3) or else + 0.5 when
-the quorum is lost because a surviving domain holds a third of the surviving stake. The *tail* is the
+Each trial gets a *harm*, the audit's failure-table harm (:func:`~nodeplan.metrics.failure.failure_harm`)
+of its set of down nodes: execution capacity lost + demand served lost + verified demand lost (both
+against the no-failure baseline) + share of models newly left without a live storage replica + stake
+lost (share of the total), + 1 when consensus newly halts (live stake at or below 2/3, and not halted
+with no failure). Fragile consensus is counted (``p_fragile``) but is not harm. The *tail* is the
 ``tail`` share (default 5%) of trials with the highest harm, ties broken by trial index, keeping only
 trials with harm > 0. For each domain, ``base_rate`` is the share of all trials in which it failed,
 ``tail_rate`` the share of tail trials, and ``lift = tail_rate / base_rate``. Domains are ranked by
@@ -29,7 +30,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nodeplan.exceptions import SimulationError
+from nodeplan.metrics.failure import failure_harm
 from nodeplan.metrics.serving import Outcome
+from nodeplan.model.consensus import SurvivingDomain, consensus_harm
 from nodeplan.simulation.sampling import FailureDomains
 
 __all__ = [
@@ -43,7 +46,8 @@ __all__ = [
 ]
 
 #: Version of :meth:`MonteCarloResult.to_dict`; bump on any change of its keys or their meaning.
-SCHEMA_VERSION = 1
+#: 2: ``events.quorum_lost`` replaced by ``events.fragile``; harm counts stake lost and only new halts.
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,17 +64,19 @@ class TrialOutcomes:
     workers : processes used
     baseline : served/verified shares with no failure (:class:`~nodeplan.metrics.failure.Outcome`)
     baseline_unreplicated : (m,) bool, model has no live storage replica even with no failure
-    baseline_dominant : ``(dimension, value, share)`` of the failure domains that hold 1/3 or more of
-        the live stake with no failure (any failure in their dimension then counts as a quorum loss)
-    has_stake : the scenario has coordination stake (else the quorum arrays are all ``False``)
+    baseline_dominant : domains (of the audit's failure dimensions) that hold 1/3 or more of the live
+        stake with no failure: consensus is fragile before anything fails
+    baseline_halted : consensus is halted with no failure (too much stake already down)
+    has_stake : the scenario has coordination stake (else the consensus arrays are all ``False``)
     failed_bits : (T, ceil(D / 8)) uint8, ``np.packbits`` of the (T, D) failed-domain matrix
     down : nodes down because of the sampled failures (nodes already down are not counted)
     served, verified : shares of demand (``nan`` when the scenario has none of that demand)
     capacity_lost : share of live execution capacity (slots) on down nodes
+    stake_lost : live coordination stake on down nodes over total stake (0 without stake)
     stake_alive : live coordination stake over total stake (``nan`` without stake)
-    halted : live stake at or below 2/3 of the total
-    quorum_lost : halted, or a surviving domain of a dimension that lost a domain holds >= 1/3 of the
-        surviving stake (the audit's rule)
+    halted : live stake at or below 2/3 of the total (:mod:`nodeplan.model.consensus`)
+    fragile : not halted, but one surviving domain of any failure dimension holds >= 1/3 of the
+        surviving stake
     unreplicated : (T, m) bool, model has no live storage replica
     """
 
@@ -82,16 +88,18 @@ class TrialOutcomes:
     workers: int
     baseline: Outcome
     baseline_unreplicated: NDArray[np.bool_]
-    baseline_dominant: tuple[tuple[str, str, float], ...]
+    baseline_dominant: tuple[SurvivingDomain, ...]
+    baseline_halted: bool
     has_stake: bool
     failed_bits: NDArray[np.uint8]
     down: NDArray[np.int32]
     served: NDArray[np.float64]
     verified: NDArray[np.float64]
     capacity_lost: NDArray[np.float64]
+    stake_lost: NDArray[np.float64]
     stake_alive: NDArray[np.float64]
     halted: NDArray[np.bool_]
-    quorum_lost: NDArray[np.bool_]
+    fragile: NDArray[np.bool_]
     unreplicated: NDArray[np.bool_]
 
     @property
@@ -106,15 +114,15 @@ class TrialOutcomes:
 
     def harm(self) -> NDArray[np.float64]:
         """(T,) harm of each trial (module docstring), >= 0."""
-        h = self.capacity_lost.copy()
-        for x, base in ((self.served, self.baseline.demand_served), (self.verified, self.baseline.verified)):
-            if base is not None:
-                h += np.maximum(0.0, base - np.nan_to_num(x, nan=base))
-        m = self.unreplicated.shape[1]
-        if m:
-            h += (self.unreplicated & ~self.baseline_unreplicated[None, :]).sum(axis=1) / m
-        h += np.where(self.halted, 1.0, np.where(self.quorum_lost, 0.5, 0.0))
-        return h
+        return failure_harm(
+            self.capacity_lost,
+            self.served,
+            self.verified,
+            self.baseline,
+            (self.unreplicated & ~self.baseline_unreplicated[None, :]).sum(axis=1),
+            self.unreplicated.shape[1],
+            consensus_harm(self.stake_lost, self.halted, self.baseline_halted),
+        )
 
 
 @dataclass(frozen=True)
@@ -166,7 +174,7 @@ class MonteCarloResult:
     unmatched: tuple[tuple[str, str], ...]
     baseline_served: float | None
     baseline_verified: float | None
-    baseline_dominant: tuple[tuple[str, str, float], ...]
+    baseline_dominant: tuple[SurvivingDomain, ...]
     p_no_failure: float
     mean_failed_domains: float
     mean_down_nodes: float
@@ -178,7 +186,7 @@ class MonteCarloResult:
     p_served_below_target: float | None
     p_verified_below_target: float | None
     p_halted: float | None
-    p_quorum_lost: float | None
+    p_fragile: float | None
     p_any_unreplicated: float
     model_unreplicated: tuple[tuple[str, float], ...]
     tail: float
@@ -208,7 +216,8 @@ class MonteCarloResult:
                 "demand_served": _r(self.baseline_served),
                 "verified": _r(self.baseline_verified),
                 "dominant": [
-                    {"dimension": d, "value": v, "share": _r(x)} for d, v, x in self.baseline_dominant
+                    {"dimension": d.dimension, "value": d.value, "share": _r(d.share)}
+                    for d in self.baseline_dominant
                 ],
             },
             "p_no_failure": _r(self.p_no_failure),
@@ -223,7 +232,7 @@ class MonteCarloResult:
                 "served_below_target": prob(self.p_served_below_target),
                 "verified_below_target": prob(self.p_verified_below_target),
                 "halted": prob(self.p_halted),
-                "quorum_lost": prob(self.p_quorum_lost),
+                "fragile": prob(self.p_fragile),
                 "any_model_unreplicated": prob(self.p_any_unreplicated),
             },
             "model_unreplicated": [{"model": m, "p": _r(p)} for m, p in self.model_unreplicated],
@@ -384,7 +393,7 @@ def summarise(
         p_served_below_target=below(t.served),
         p_verified_below_target=below(t.verified),
         p_halted=float(t.halted.mean()) if t.has_stake else None,
-        p_quorum_lost=float(t.quorum_lost.mean()) if t.has_stake else None,
+        p_fragile=float(t.fragile.mean()) if t.has_stake else None,
         p_any_unreplicated=float(t.unreplicated.any(axis=1).mean()) if n else 0.0,
         model_unreplicated=tuple(
             (m, float(p))

@@ -48,7 +48,13 @@ async function runWhatIf() {
       pct(r.demand_served) + " (baseline " + pct(w.baseline.demand_served) + ")",
       pct(r.verified) + " (baseline " + pct(w.baseline.verified) + ")",
       r.models_unreplicated.length ? r.models_unreplicated.join(", ") : "none",
-      r.quorum === null ? "–" : r.quorum ? "kept" : "LOST",
+      r.halted === null ? "–" : r.halted ? "HALTED" : "no",
+      r.fragile === null
+        ? "–"
+        : r.fragile
+          ? "fragile (" + r.largest_surviving.dimension + " " + r.largest_surviving.value + " " +
+            pct(r.largest_surviving.share) + " of surviving stake)"
+          : "no",
     ];
     const row = document.getElementById("whatif-row");
     row.replaceChildren();
