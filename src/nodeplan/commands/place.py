@@ -13,16 +13,41 @@ from rich.markup import escape
 from rich.table import Table
 
 from nodeplan.exceptions import ScenarioError
+from nodeplan.placement.options import as_enum
 from nodeplan.placement.place import ParetoPoint, ScenarioPlacement, pareto, place
 from nodeplan.placement.problem import DiversityRule, PlacementSpec, ShareOf, SolverChoice
+from nodeplan.placement.result import PlacementResult, SolveStatus
 from nodeplan.scenario.io import resolve_scenario
 from nodeplan.scenario.model import Scenario
 
-__all__ = ["parse_rules", "place_cmd", "print_pareto", "print_placement"]
+__all__ = ["parse_rules", "place_cmd", "print_pareto", "print_placement", "status_line"]
 
 #: Price weights (ms of mean time per USD/hour) of ``--pareto``: 0 = latency only; on the built-in
 #: scenario the price of the chosen nodes stops falling past ~10.
 PARETO_WEIGHTS: tuple[float, ...] = (0.0, 0.3, 1.0, 3.0, 10.0)
+
+#: The flag that sets each :class:`PlacementSpec` field, so that a spec error names what the user typed.
+_FLAG_OF_FIELD = {
+    "replicas": "--replicas",
+    "budget_usd_per_hour": "--budget",
+    "price_weight_ms_per_usd_hour": "--price-weight",
+    "max_utilisation": "--max-utilisation",
+    "time_limit_s": "--time-limit",
+    "rel_gap": "--rel-gap",
+    "node_limit": "--node-limit",
+    "seed": "--seed",
+}
+
+#: What each status means for the printed objective, in one sentence.
+_STATUS_MEANING = {
+    SolveStatus.OPTIMAL: "proven optimal (gap <= 1e-9)",
+    SolveStatus.GAP_LIMIT: "stopped at the requested gap (--rel-gap), not proven optimal",
+    SolveStatus.TIME_LIMIT: "stopped at --time-limit with the best placement found, not proven optimal",
+    SolveStatus.ITERATION_LIMIT: "stopped at --node-limit with the best placement found, not proven optimal",
+    SolveStatus.INTERRUPTED: "interrupted (Ctrl-C) with the best placement found, not proven optimal",
+    SolveStatus.INFEASIBLE: "no placement meets the constraints",
+    SolveStatus.HEURISTIC: "greedy + swap: no lower bound, so no gap; --solver milp proves optimality",
+}
 
 
 def _dim_value(text: str, flag: str, dims: tuple[str, ...]) -> tuple[str, str]:
@@ -86,17 +111,39 @@ def _ms_unit(v: float | None) -> str:
     return "n/a" if v is None else f"{_fmt_ms(v)} ms"
 
 
+def _fmt_gap(gap: float | None) -> str:
+    """Relative gap as a percentage with 3 significant digits; ``n/a`` without a bound."""
+    return "n/a" if gap is None else f"{100 * gap:.3g}%"
+
+
+def status_line(r: PlacementResult) -> tuple[str, str]:
+    """Two lines on how the solve stopped: ``status S, T s; bound B, gap G`` and what S means for the
+    objective (with a bound and no proof, the interval that holds the optimum).
+
+    >>> import numpy as np
+    >>> r = PlacementResult(777.74, 768.38, 0.012034, SolveStatus.GAP_LIMIT, (0,), np.ones((1, 1)), solve_s=1.0)
+    >>> for line in status_line(r):
+    ...     print(line)
+    status gap_limit, 1.00 s; bound 768.38, gap 1.2%
+    stopped at the requested gap (--rel-gap), not proven optimal; the optimum lies in [768.38, 777.74]
+    """
+    bound = "n/a" if r.bound is None else f"{r.bound:,.2f}"
+    head = f"status {r.status.value}, {r.solve_s:.2f} s; bound {bound}, gap {_fmt_gap(r.gap)}"
+    meaning = _STATUS_MEANING[r.status]
+    if r.bound is not None and r.status is not SolveStatus.OPTIMAL:
+        meaning += f"; the optimum lies in [{r.bound:,.2f}, {r.objective:,.2f}]"
+    return head, meaning
+
+
 def print_placement(sp: ScenarioPlacement, console: Console) -> None:
     """Rich tables: chosen nodes per model, the before/after comparison and what binds."""
     r = sp.result
-    gap = "n/a (heuristic)" if r.status == "heuristic" else f"{100 * r.gap:.3g}%"
-    bound = "n/a" if r.status == "heuristic" else f"{r.bound:,.2f}"
     console.print(
         f"[bold]nodeplan place[/]: scenario [bold]{escape(sp.scenario)}[/], {len(sp.models)} model(s)"
     )
-    console.print(
-        f"solver {sp.solver}, status [bold]{r.status}[/], {r.solve_s:.2f} s; bound {bound}, gap {gap}"
-    )
+    head, meaning = status_line(r)
+    console.print(f"solver {sp.solver}, {escape(head)}")
+    console.print(f"  {escape(meaning)}")
     console.print(
         f"objective {r.objective:,.2f} = mean time {sp.latency_ms:,.1f} ms"
         f" + {sp.price_weight_ms_per_usd_hour:g} ms/(USD/h) x {sp.usd_per_hour:,.2f} USD/h"
@@ -183,11 +230,15 @@ def print_pareto(points: tuple[ParetoPoint, ...], console: Console) -> None:
         box=box.SIMPLE_HEAD,
         title_justify="left",
     )
-    for col in ("weight ms per USD/h", "mean time ms", "USD/h", "status"):
+    for col in ("weight ms per USD/h", "mean time ms", "USD/h", "status", "gap"):
         t.add_column(col, justify="right")
     for p in points:
         t.add_row(
-            f"{p.price_weight_ms_per_usd_hour:g}", f"{p.latency_ms:,.1f}", f"{p.usd_per_hour:,.2f}", p.status
+            f"{p.price_weight_ms_per_usd_hour:g}",
+            f"{p.latency_ms:,.1f}",
+            f"{p.usd_per_hour:,.2f}",
+            p.status.value,
+            _fmt_gap(p.gap),
         )
     console.print(t)
 
@@ -223,8 +274,8 @@ def place_cmd(
         ),
     ] = None,
     share_of: Annotated[
-        ShareOf, typer.Option("--share-of", help="What the share caps measure: replicas or capacity (req/s).")
-    ] = ShareOf.REPLICAS,
+        str, typer.Option("--share-of", help="What the share caps measure: replicas or capacity (req/s).")
+    ] = ShareOf.REPLICAS.value,
     max_share: Annotated[
         list[str] | None,
         typer.Option(
@@ -253,13 +304,30 @@ def place_cmd(
     max_utilisation: Annotated[
         float, typer.Option("--max-utilisation", help="Share of a node's slots the plan may fill, in (0, 1].")
     ] = 1.0,
-    time_limit: Annotated[float, typer.Option("--time-limit", help="MILP time limit, s.")] = 60.0,
+    time_limit: Annotated[
+        float,
+        typer.Option("--time-limit", help="MILP time limit, s; past it: best placement, status time_limit."),
+    ] = 60.0,
+    rel_gap: Annotated[
+        float,
+        typer.Option(
+            "--rel-gap",
+            help="Stop the MILP once (objective - bound) / objective is at most this, in [0, 1); "
+            "status gap_limit unless the gap is <= 1e-9 (optimal).",
+        ),
+    ] = PlacementSpec.rel_gap,
+    node_limit: Annotated[
+        int | None,
+        typer.Option(
+            "--node-limit", help="MILP branch-and-bound node limit; past it: status iteration_limit."
+        ),
+    ] = None,
     solver: Annotated[
-        SolverChoice,
+        str,
         typer.Option(
             "--solver", help="milp (exact), heuristic (greedy + swap) or auto (MILP up to 50,000 pairs)."
         ),
-    ] = SolverChoice.AUTO,
+    ] = SolverChoice.AUTO.value,
     pareto_sweep: Annotated[
         bool,
         typer.Option(
@@ -272,19 +340,14 @@ def place_cmd(
     """Choose which nodes keep each model warm: minimise the demand-weighted expected time (RTT + service)
     under GPU memory, capacity, SLO and dependency-diversity rules, and compare with today's warm placement.
 
+    The status line says how the solve stopped: optimal (proven, gap <= 1e-9), gap_limit, time_limit,
+    iteration_limit, interrupted (Ctrl-C keeps the best placement found) or heuristic (no bound).
+
     Example: [bold]nodeplan place --model llama-3-70b-q4 --replicas 4 --min-providers 3 --max-provider-share 0.5[/]
     """
+    solver_choice = as_enum(SolverChoice, solver, "--solver")
+    share = as_enum(ShareOf, share_of, "--share-of")
     sc = resolve_scenario(scenario)
-    if replicas is not None and replicas < 1:
-        raise ScenarioError(f"--replicas: must be >= 1 (got {replicas})")
-    if not (time_limit > 0):
-        raise ScenarioError(f"--time-limit: must be > 0 s (got {time_limit})")
-    if price_weight < 0:
-        raise ScenarioError(f"--price-weight: must be >= 0 (got {price_weight})")
-    if budget is not None and budget < 0:
-        raise ScenarioError(f"--budget: must be >= 0 USD/hour (got {budget})")
-    if not (0.0 < max_utilisation <= 1.0):
-        raise ScenarioError(f"--max-utilisation: must be in (0, 1] (got {max_utilisation})")
     known = [m.id for m in sc.models]
     for mid in model or []:
         if mid not in known:
@@ -296,26 +359,34 @@ def place_cmd(
         sc,
         min_providers=min_providers,
         max_provider_share=max_provider_share,
-        share_of=share_of,
+        share_of=share,
         max_share=max_share or [],
         min_distinct=min_distinct or [],
     )
-    spec = PlacementSpec(
-        models=tuple(model) if model else None,
-        replicas=replicas,
-        budget_usd_per_hour=budget,
-        rules=rules,
-        price_weight_ms_per_usd_hour=price_weight,
-        max_utilisation=max_utilisation,
-        time_limit_s=time_limit,
-        solver=solver,
-        seed=seed,
-    )
+    try:
+        spec = PlacementSpec(
+            models=tuple(model) if model else None,
+            replicas=replicas,
+            budget_usd_per_hour=budget,
+            rules=rules,
+            price_weight_ms_per_usd_hour=price_weight,
+            max_utilisation=max_utilisation,
+            time_limit_s=time_limit,
+            rel_gap=rel_gap,
+            node_limit=node_limit,
+            solver=solver_choice,
+            seed=seed,
+        )
+    except ScenarioError as exc:
+        field, sep, rest = str(exc).partition(": ")
+        if sep and field in _FLAG_OF_FIELD:
+            raise ScenarioError(f"{_FLAG_OF_FIELD[field]}: {rest}") from None
+        raise
     console = Console()
     if pareto_sweep:
         points = pareto(sc, spec, PARETO_WEIGHTS)
         if as_json:
-            typer.echo(json.dumps([p.__dict__ for p in points], indent=2))
+            typer.echo(json.dumps([p.to_dict() for p in points], indent=2))
         else:
             print_pareto(points, console)
         return
