@@ -13,13 +13,14 @@ from nodeplan.placement.result import PlacementResult, SolveStatus
 
 __all__ = ["print_pareto", "print_placement", "status_line"]
 
-#: What each status means for the printed objective, in one sentence.
+#: What each status means for the printed objective, in one line (a stop on a limit shows the best
+#: placement found).
 _STATUS_MEANING = {
     SolveStatus.OPTIMAL: "proven optimal (gap <= 1e-9)",
-    SolveStatus.GAP_LIMIT: "stopped at the requested gap (--rel-gap), not proven optimal",
-    SolveStatus.TIME_LIMIT: "stopped at --time-limit with the best placement found, not proven optimal",
-    SolveStatus.ITERATION_LIMIT: "stopped at --node-limit with the best placement found, not proven optimal",
-    SolveStatus.INTERRUPTED: "interrupted (Ctrl-C) with the best placement found, not proven optimal",
+    SolveStatus.GAP_LIMIT: "stopped at --rel-gap, not proven optimal",
+    SolveStatus.TIME_LIMIT: "stopped at --time-limit, not proven optimal",
+    SolveStatus.ITERATION_LIMIT: "stopped at --node-limit, not proven optimal",
+    SolveStatus.INTERRUPTED: "interrupted (Ctrl-C), not proven optimal",
     SolveStatus.INFEASIBLE: "no placement meets the constraints",
     SolveStatus.HEURISTIC: "greedy + swap: no lower bound, so no gap; --solver milp proves optimality",
 }
@@ -50,7 +51,7 @@ def status_line(r: PlacementResult) -> tuple[str, str]:
     >>> for line in status_line(r):
     ...     print(line)
     status gap_limit, 1.00 s; bound 768.38, gap 1.2%
-    stopped at the requested gap (--rel-gap), not proven optimal; the optimum lies in [768.38, 777.74]
+    stopped at --rel-gap, not proven optimal; the optimum lies in [768.38, 777.74]
     """
     bound = "n/a" if r.bound is None else f"{r.bound:,.2f}"
     head = f"status {r.status.value}, {r.solve_s:.2f} s; bound {bound}, gap {_fmt_gap(r.gap)}"
