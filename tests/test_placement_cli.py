@@ -39,7 +39,18 @@ def test_place_table_names_nodes_and_comparison(capsys: pytest.CaptureFixture[st
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--replicas", "-2"], "--replicas: must be >= 1 (got -2)"),
+        (["--replicas", "-2"], "--replicas: must be an integer >= 1 (got -2)"),
+        (["--solver", "mlip"], "--solver: unknown value 'mlip' (choose: milp, heuristic, auto)"),
+        (["--share-of", "replica"], "--share-of: unknown value 'replica' (choose: replicas, capacity)"),
+        (["--rel-gap", "-1"], "--rel-gap: must be in [0, 1) (got -1)"),
+        (["--rel-gap", "1"], "--rel-gap: must be in [0, 1) (got 1)"),
+        (["--time-limit", "0"], "--time-limit: must be > 0 (got 0)"),
+        (["--time-limit", "inf"], "--time-limit: must be > 0 and finite (got inf)"),
+        (["--time-limit", "nan"], "--time-limit: must be > 0 and finite (got nan)"),
+        (["--node-limit", "0"], "--node-limit: must be an integer >= 1 (got 0)"),
+        (["--seed", "-1"], "--seed: must be an integer >= 0 (got -1)"),
+        (["--budget", "-1"], "--budget: must be >= 0 (got -1)"),
+        (["--max-utilisation", "1.5"], "--max-utilisation: must be in (0, 1] (got 1.5)"),
         (["--max-provider-share", "1.5"], "--max-provider-share: must be in (0, 1] (got 1.5)"),
         (["--max-provider-share", "0"], "--max-provider-share: must be in (0, 1] (got 0.0)"),
         (["--model", "llama-3-8"], "--model: unknown model 'llama-3-8'"),
@@ -126,6 +137,4 @@ def test_today_with_nothing_served_shows_n_a(tmp_path: Path, capsys: pytest.Capt
 
 def test_huge_price_weight_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["place", "--model", "llama-3-8b-q4", "--price-weight", "1e308"]) == 2
-    assert capsys.readouterr().err.strip() == (
-        "error: --price-weight (price_weight_ms_per_usd_hour): must be at most 1e+12 ms per USD/hour (got 1e+308)"
-    )
+    assert capsys.readouterr().err.strip() == ("error: --price-weight: must be in [0, 1e+12] (got 1e+308)")

@@ -13,6 +13,7 @@ import pytest
 from nodeplan.exceptions import DataImportError
 from nodeplan.placement import pmedian_heuristic, solve_capacitated, solve_pmedian
 from nodeplan.placement.orlib import read_cap, read_optima, read_pmed
+from nodeplan.placement.result import PROVEN_GAP, SolveStatus
 
 from .datafiles import data_path
 
@@ -42,14 +43,32 @@ def test_pmedopt_lists_the_published_values(pmed_opt: dict[str, float]) -> None:
 def test_milp_reaches_the_published_pmedian_optimum(name: str, pmed_opt: dict[str, float]) -> None:
     inst = read_pmed(DATA / "orlib_pmed" / f"{name}.txt")
     r = solve_pmedian(inst.cost, inst.p, time_limit_s=60)
-    assert r.status == "optimal"
+    assert r.status is SolveStatus.OPTIMAL
     assert r.objective == pytest.approx(pmed_opt[name], rel=1e-9)
-    assert r.bound == pytest.approx(pmed_opt[name], rel=1e-6)
+    assert r.gap is not None
+    assert r.gap <= PROVEN_GAP
+    assert r.bound == pytest.approx(pmed_opt[name], rel=PROVEN_GAP)
     assert len(r.chosen) == inst.p
     # The assignment is integral and sends each vertex to its nearest chosen median.
     assert set(r.assignment.sum(axis=1).round(9)) == {1.0}
     nearest = inst.cost[:, list(r.chosen)].min(axis=1)
     assert (inst.cost[range(inst.cost.shape[0]), r.primary_site] == nearest).all()
+
+
+def test_gap_stop_is_gap_limit_with_a_bound_below_the_published_optimum(pmed_opt: dict[str, float]) -> None:
+    # Issue 8 on OR-Library data: with mip_rel_gap 0.02 HiGHS answers kOptimal ("Optimal") on pmed6 with
+    # 7932, above the published optimum 7824; nodeplan used to print "optimal". Its dual bound is valid.
+    inst = read_pmed(DATA / "orlib_pmed" / "pmed6.txt")
+    r = solve_pmedian(inst.cost, inst.p, rel_gap=0.02)
+    opt = pmed_opt["pmed6"]
+    assert r.status is SolveStatus.GAP_LIMIT
+    assert r.bound is not None
+    assert r.gap is not None
+    assert r.bound <= opt <= r.objective
+    assert PROVEN_GAP < r.gap <= 0.02
+    assert r.gap == pytest.approx((r.objective - r.bound) / r.objective)
+    # The objective is what the returned assignment costs.
+    assert r.objective == pytest.approx(float((inst.cost * r.assignment).sum()))
 
 
 def test_pmed1_duplicate_edges_last_occurrence_wins(pmed_opt: dict[str, float]) -> None:
@@ -83,7 +102,9 @@ def test_heuristic_same_seed_same_answer() -> None:
 def test_capacitated_split_demand_matches_capopt(name: str, cap_opt: dict[str, float]) -> None:
     inst = read_cap(DATA / "orlib_cap" / f"{name}.txt")
     r = solve_capacitated(inst.cost, inst.demand, inst.capacity, inst.fixed_cost)
-    assert r.status == "optimal"
+    assert r.status is SolveStatus.OPTIMAL
+    assert r.gap is not None
+    assert r.gap <= PROVEN_GAP
     assert r.objective == pytest.approx(cap_opt[name], rel=1e-6)
     # Capacities hold and every customer is fully served.
     load = inst.demand @ r.assignment

@@ -162,9 +162,9 @@ def test_memory_keeps_a_model_off_a_full_node() -> None:
 
 
 def test_bad_spec_and_unknown_model_are_named() -> None:
-    with pytest.raises(ScenarioError, match="replicas: must be >= 1"):
+    with pytest.raises(ScenarioError, match="replicas: must be an integer >= 1"):
         PlacementSpec(replicas=0)
-    with pytest.raises(ScenarioError, match=r"max_share: must be in \(0, 1\]"):
+    with pytest.raises(ScenarioError, match=r"^rules\[provider\]\.max_share: must be in \(0, 1\]"):
         DiversityRule("provider", max_share=1.5)
     with pytest.raises(ScenarioError, match="unknown model 'nope'"):
         place(_scenario(), PlacementSpec(models=("nope",)), _rtt())
@@ -245,7 +245,7 @@ def test_price_weight_beyond_the_objective_bound_is_named(weight: float) -> None
     # Regression: 1e308 x a node price overflowed to inf and HiGHS reported status 'Unknown'.
     with pytest.raises(ScenarioError) as err:
         PlacementSpec(price_weight_ms_per_usd_hour=weight)
-    assert str(err.value).startswith("--price-weight (price_weight_ms_per_usd_hour): must be")
+    assert str(err.value).startswith("price_weight_ms_per_usd_hour: must be in [0, 1e+12]")
     assert f"(got {weight:g})" in str(err.value)
 
 

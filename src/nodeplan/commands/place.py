@@ -1,4 +1,7 @@
-"""``nodeplan place``: which nodes should keep each model warm, under SLO, capacity and diversity rules."""
+"""``nodeplan place``: which nodes should keep each model warm, under SLO, capacity and diversity rules.
+
+Options are parsed and checked here; the tables are drawn by :mod:`nodeplan.report.placement`.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +10,33 @@ import json
 from typing import Annotated
 
 import typer
-from rich import box
 from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from nodeplan.exceptions import ScenarioError
-from nodeplan.placement.place import ParetoPoint, ScenarioPlacement, pareto, place
+from nodeplan.placement.options import as_enum
+from nodeplan.placement.place import pareto, place
 from nodeplan.placement.problem import DiversityRule, PlacementSpec, ShareOf, SolverChoice
+from nodeplan.report.placement import print_pareto, print_placement
 from nodeplan.scenario.io import resolve_scenario
 from nodeplan.scenario.model import Scenario
 
-__all__ = ["parse_rules", "place_cmd", "print_pareto", "print_placement"]
+__all__ = ["parse_rules", "place_cmd"]
 
 #: Price weights (ms of mean time per USD/hour) of ``--pareto``: 0 = latency only; on the built-in
 #: scenario the price of the chosen nodes stops falling past ~10.
 PARETO_WEIGHTS: tuple[float, ...] = (0.0, 0.3, 1.0, 3.0, 10.0)
+
+#: The flag that sets each :class:`PlacementSpec` field, so that a spec error names what the user typed.
+_FLAG_OF_FIELD = {
+    "replicas": "--replicas",
+    "budget_usd_per_hour": "--budget",
+    "price_weight_ms_per_usd_hour": "--price-weight",
+    "max_utilisation": "--max-utilisation",
+    "time_limit_s": "--time-limit",
+    "rel_gap": "--rel-gap",
+    "node_limit": "--node-limit",
+    "seed": "--seed",
+}
 
 
 def _dim_value(text: str, flag: str, dims: tuple[str, ...]) -> tuple[str, str]:
@@ -75,123 +89,6 @@ def parse_rules(
     return tuple(rules)
 
 
-def _fmt_ms(v: float | None) -> str:
-    """``n/a`` when no demand is served."""
-    if v is None:
-        return "n/a"
-    return f"{v:,.0f}" if v >= 100 else f"{v:.1f}"
-
-
-def _ms_unit(v: float | None) -> str:
-    return "n/a" if v is None else f"{_fmt_ms(v)} ms"
-
-
-def print_placement(sp: ScenarioPlacement, console: Console) -> None:
-    """Rich tables: chosen nodes per model, the before/after comparison and what binds."""
-    r = sp.result
-    gap = "n/a (heuristic)" if r.status == "heuristic" else f"{100 * r.gap:.3g}%"
-    bound = "n/a" if r.status == "heuristic" else f"{r.bound:,.2f}"
-    console.print(
-        f"[bold]nodeplan place[/]: scenario [bold]{escape(sp.scenario)}[/], {len(sp.models)} model(s)"
-    )
-    console.print(
-        f"solver {sp.solver}, status [bold]{r.status}[/], {r.solve_s:.2f} s; bound {bound}, gap {gap}"
-    )
-    console.print(
-        f"objective {r.objective:,.2f} = mean time {sp.latency_ms:,.1f} ms"
-        f" + {sp.price_weight_ms_per_usd_hour:g} ms/(USD/h) x {sp.usd_per_hour:,.2f} USD/h"
-    )
-    for m in sp.models:
-        t = Table(
-            title=f"{escape(m.model)}: {m.replicas} warm replica(s), mean {_ms_unit(m.after.mean_ms)} "
-            f"(today {_ms_unit(m.before.mean_ms)})",
-            box=box.SIMPLE_HEAD,
-            title_justify="left",
-        )
-        for col, just in (
-            ("node", "left"),
-            ("provider", "left"),
-            ("country", "left"),
-            ("demand", "right"),
-            ("latency ms", "right"),
-            ("USD/h", "right"),
-            ("today", "center"),
-        ):
-            t.add_column(col, justify=just)  # type: ignore[arg-type]
-        order = sorted(range(len(m.after.nodes)), key=lambda i: -m.demand_share[i])
-        for i in order:
-            t.add_row(
-                escape(m.after.nodes[i]),
-                m.provider[i],
-                m.country[i],
-                f"{100 * m.demand_share[i]:.1f}%",
-                f"{m.contribution_ms[i]:.1f}",
-                f"{m.usd_per_hour[i]:.2f}",
-                "warm" if m.after.nodes[i] in m.before.nodes else "new",
-            )
-        console.print(t)
-    c = Table(title="today vs placed", box=box.SIMPLE_HEAD, title_justify="left")
-    c.add_column("model", no_wrap=True)
-    c.add_column("")
-    for col in ("repl", "mean ms", "SLO miss", "prov", "top prov", "ctry", "USD/h"):
-        c.add_column(col, justify="right")
-    for m in sp.models:
-        for label, side in (("today", m.before), ("placed", m.after)):
-            c.add_row(
-                m.model if label == "today" else "",
-                label,
-                str(len(side.nodes)),
-                _fmt_ms(side.mean_ms),
-                f"{100 * side.slo_miss_share:.0f}%",
-                str(side.providers),
-                f"{100 * side.max_provider_share:.0f}%",
-                str(side.countries),
-                f"{side.usd_per_hour:.2f}",
-                end_section=label == "placed",
-            )
-    for label, lat, usd in (
-        ("today", sp.before_latency_ms, sp.before_usd_per_hour),
-        ("placed", sp.latency_ms, sp.usd_per_hour),
-    ):
-        c.add_row(
-            "all placed demand" if label == "today" else "",
-            label,
-            "",
-            _fmt_ms(lat),
-            "",
-            "",
-            "",
-            "",
-            f"{usd:.2f}",
-        )
-    console.print(c)
-    console.print(
-        "repl = warm replicas, prov = distinct providers, top prov = largest provider's share of the replicas, "
-        "ctry = distinct countries, USD/h = price of the nodes holding the model"
-    )
-    binding = list(r.binding)
-    shown = ", ".join(binding[:12]) + (f", +{len(binding) - 12} more" if len(binding) > 12 else "")
-    console.print(f"binding constraints: {escape(shown) or 'none (replica counts only)'}")
-    for note in sp.notes:
-        console.print(f"note: {escape(note)}")
-
-
-def print_pareto(points: tuple[ParetoPoint, ...], console: Console) -> None:
-    """One row per price weight: mean time and price of the placement it gives."""
-    t = Table(
-        title="latency / price trade-off (objective = mean ms + weight x USD/h)",
-        box=box.SIMPLE_HEAD,
-        title_justify="left",
-    )
-    for col in ("weight ms per USD/h", "mean time ms", "USD/h", "status"):
-        t.add_column(col, justify="right")
-    for p in points:
-        t.add_row(
-            f"{p.price_weight_ms_per_usd_hour:g}", f"{p.latency_ms:,.1f}", f"{p.usd_per_hour:,.2f}", p.status
-        )
-    console.print(t)
-
-
 def place_cmd(
     scenario: Annotated[
         str | None,
@@ -223,8 +120,8 @@ def place_cmd(
         ),
     ] = None,
     share_of: Annotated[
-        ShareOf, typer.Option("--share-of", help="What the share caps measure: replicas or capacity (req/s).")
-    ] = ShareOf.REPLICAS,
+        str, typer.Option("--share-of", help="What the share caps measure: replicas or capacity (req/s).")
+    ] = ShareOf.REPLICAS.value,
     max_share: Annotated[
         list[str] | None,
         typer.Option(
@@ -253,13 +150,30 @@ def place_cmd(
     max_utilisation: Annotated[
         float, typer.Option("--max-utilisation", help="Share of a node's slots the plan may fill, in (0, 1].")
     ] = 1.0,
-    time_limit: Annotated[float, typer.Option("--time-limit", help="MILP time limit, s.")] = 60.0,
+    time_limit: Annotated[
+        float,
+        typer.Option("--time-limit", help="MILP time limit, s; past it: best placement, status time_limit."),
+    ] = 60.0,
+    rel_gap: Annotated[
+        float,
+        typer.Option(
+            "--rel-gap",
+            help="Stop the MILP once (objective - bound) / objective is at most this, in [0, 1); "
+            "status gap_limit unless the gap is <= 1e-9 (optimal).",
+        ),
+    ] = PlacementSpec.rel_gap,
+    node_limit: Annotated[
+        int | None,
+        typer.Option(
+            "--node-limit", help="MILP branch-and-bound node limit; past it: status iteration_limit."
+        ),
+    ] = None,
     solver: Annotated[
-        SolverChoice,
+        str,
         typer.Option(
             "--solver", help="milp (exact), heuristic (greedy + swap) or auto (MILP up to 50,000 pairs)."
         ),
-    ] = SolverChoice.AUTO,
+    ] = SolverChoice.AUTO.value,
     pareto_sweep: Annotated[
         bool,
         typer.Option(
@@ -272,19 +186,14 @@ def place_cmd(
     """Choose which nodes keep each model warm: minimise the demand-weighted expected time (RTT + service)
     under GPU memory, capacity, SLO and dependency-diversity rules, and compare with today's warm placement.
 
+    The status line says how the solve stopped: optimal (proven, gap <= 1e-9), gap_limit, time_limit,
+    iteration_limit, interrupted (Ctrl-C keeps the best placement found) or heuristic (no bound).
+
     Example: [bold]nodeplan place --model llama-3-70b-q4 --replicas 4 --min-providers 3 --max-provider-share 0.5[/]
     """
+    solver_choice = as_enum(SolverChoice, solver, "--solver")
+    share = as_enum(ShareOf, share_of, "--share-of")
     sc = resolve_scenario(scenario)
-    if replicas is not None and replicas < 1:
-        raise ScenarioError(f"--replicas: must be >= 1 (got {replicas})")
-    if not (time_limit > 0):
-        raise ScenarioError(f"--time-limit: must be > 0 s (got {time_limit})")
-    if price_weight < 0:
-        raise ScenarioError(f"--price-weight: must be >= 0 (got {price_weight})")
-    if budget is not None and budget < 0:
-        raise ScenarioError(f"--budget: must be >= 0 USD/hour (got {budget})")
-    if not (0.0 < max_utilisation <= 1.0):
-        raise ScenarioError(f"--max-utilisation: must be in (0, 1] (got {max_utilisation})")
     known = [m.id for m in sc.models]
     for mid in model or []:
         if mid not in known:
@@ -296,26 +205,34 @@ def place_cmd(
         sc,
         min_providers=min_providers,
         max_provider_share=max_provider_share,
-        share_of=share_of,
+        share_of=share,
         max_share=max_share or [],
         min_distinct=min_distinct or [],
     )
-    spec = PlacementSpec(
-        models=tuple(model) if model else None,
-        replicas=replicas,
-        budget_usd_per_hour=budget,
-        rules=rules,
-        price_weight_ms_per_usd_hour=price_weight,
-        max_utilisation=max_utilisation,
-        time_limit_s=time_limit,
-        solver=solver,
-        seed=seed,
-    )
+    try:
+        spec = PlacementSpec(
+            models=tuple(model) if model else None,
+            replicas=replicas,
+            budget_usd_per_hour=budget,
+            rules=rules,
+            price_weight_ms_per_usd_hour=price_weight,
+            max_utilisation=max_utilisation,
+            time_limit_s=time_limit,
+            rel_gap=rel_gap,
+            node_limit=node_limit,
+            solver=solver_choice,
+            seed=seed,
+        )
+    except ScenarioError as exc:
+        field, sep, rest = str(exc).partition(": ")
+        if sep and field in _FLAG_OF_FIELD:
+            raise ScenarioError(f"{_FLAG_OF_FIELD[field]}: {rest}") from None
+        raise
     console = Console()
     if pareto_sweep:
         points = pareto(sc, spec, PARETO_WEIGHTS)
         if as_json:
-            typer.echo(json.dumps([p.__dict__ for p in points], indent=2))
+            typer.echo(json.dumps([p.to_dict() for p in points], indent=2))
         else:
             print_pareto(points, console)
         return

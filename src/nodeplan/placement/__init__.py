@@ -9,12 +9,13 @@ from nodeplan.placement.facility import solve_capacitated
 from nodeplan.placement.heuristics import pmedian_heuristic
 from nodeplan.placement.place import ScenarioPlacement, pareto, place
 from nodeplan.placement.pmedian import solve_pmedian
-from nodeplan.placement.result import PlacementResult
+from nodeplan.placement.result import PlacementResult, SolveStatus
 
 __all__ = [
     "AdviceResult",
     "PlacementResult",
     "ScenarioPlacement",
+    "SolveStatus",
     "advise",
     "load_candidates",
     "pareto",

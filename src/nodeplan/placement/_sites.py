@@ -28,6 +28,7 @@ def solve_site_milp(
     binding: tuple[str, ...] | None = None,
     time_limit_s: float,
     rel_gap: float,
+    node_limit: int | None = None,
 ) -> PlacementResult:
     """Solve a pairs-then-sites MILP with HiGHS and return the placement.
 
@@ -43,6 +44,7 @@ def solve_site_milp(
     binding : reported binding constraints; ``None`` = the named rows tight at the solution
     time_limit_s : HiGHS time limit, s
     rel_gap : relative MIP gap at which HiGHS stops
+    node_limit : branch-and-bound node limit (``None`` = none)
     """
     ci, cj = pairs
     k, m = ci.size, site_cost.size
@@ -59,7 +61,7 @@ def solve_site_milp(
         row_ub=row_ub,
         row_names=row_names,
     )
-    sol = solve_milp(model, time_limit_s=time_limit_s, rel_gap=rel_gap)
+    sol = solve_milp(model, time_limit_s=time_limit_s, rel_gap=rel_gap, node_limit=node_limit)
     assign = np.zeros((n_clients, m))
     assign[ci, cj] = np.clip(sol.x[:k], 0.0, 1.0)
     return PlacementResult(

@@ -100,6 +100,7 @@ from nodeplan.placement.advise_state import (
     worker_state,
 )
 from nodeplan.placement.advise_text import reasons
+from nodeplan.placement.options import as_enum
 from nodeplan.scenario.io import parse_scenario
 from nodeplan.scenario.model import Node, NodeStatus, Scenario
 
@@ -387,10 +388,7 @@ def advise(
         raise ScenarioError(f"workers: must be >= 1 (got {workers})")
     w = weights or ScoreWeights()
     rtt = rtt or default_rtt_model()
-    try:
-        m = EvalMethod(method)
-    except ValueError:
-        raise ScenarioError(f"method: expected incremental or naive (got {method!r})") from None
+    m = as_enum(EvalMethod, method, "method")
     jobs = _jobs(scenario, candidates, remove)
     audit = audit_scenario(scenario, roles=ADVISE_ROLES, rtt=rtt)
     worst = audit.failure_rows[0] if audit.failure_rows else None

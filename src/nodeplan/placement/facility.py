@@ -42,6 +42,7 @@ def solve_capacitated(
     *,
     time_limit_s: float = 60.0,
     rel_gap: float = 1e-9,
+    node_limit: int | None = None,
 ) -> PlacementResult:
     """Capacitated facility location with split demand, solved exactly by HiGHS.
 
@@ -51,8 +52,9 @@ def solve_capacitated(
     demand : (customers,) demand (any unit, the same as ``capacity``)
     capacity : (sites,) capacity of each site
     fixed_cost : (sites,) cost of opening each site (same unit as ``cost``)
-    time_limit_s : HiGHS time limit, s
-    rel_gap : relative MIP gap at which HiGHS stops
+    time_limit_s : HiGHS time limit, s (past it: best solution, status ``time_limit``)
+    rel_gap : relative MIP gap at which HiGHS stops, in [0, 1) (above 1e-9: ``gap_limit`` when it stops)
+    node_limit : branch-and-bound node limit (status ``iteration_limit`` when it stops the solve)
 
     Binding constraints are reported as ``capacity[j]`` for open sites used to the full.
 
@@ -102,6 +104,7 @@ def solve_capacitated(
         row_names=names,
         time_limit_s=time_limit_s,
         rel_gap=rel_gap,
+        node_limit=node_limit,
     )
     # A closed site's capacity row reads 0 <= 0: tight but not limiting, so only open sites are reported.
     binding = tuple(b for b in res.binding if int(b[len("capacity[") : -1]) in res.chosen)

@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from nodeplan.exceptions import InfeasiblePlacementError, SolverError
-from nodeplan.placement.result import PlacementResult
+from nodeplan.placement.result import PlacementResult, SolveStatus
 
 __all__ = ["SetCheck", "pmedian_heuristic", "seed_rng"]
 
@@ -173,8 +173,8 @@ def pmedian_heuristic(
     --------
     >>> c = np.array([[0, 5, 9], [5, 0, 4], [9, 4, 0]], dtype=float)
     >>> r = pmedian_heuristic(c, 1)
-    >>> r.chosen, r.objective, r.status
-    ((1,), 9.0, 'heuristic')
+    >>> r.chosen, r.objective, r.status.value, r.bound
+    ((1,), 9.0, 'heuristic', None)
     """
     t0 = time.perf_counter()
     c = np.asarray(cost, dtype=float)
@@ -217,9 +217,9 @@ def pmedian_heuristic(
     assign[np.arange(n), best[near]] = 1.0
     return PlacementResult(
         objective=best_obj,
-        bound=float("nan"),
-        gap=float("nan"),
-        status="heuristic",
+        bound=None,
+        gap=None,
+        status=SolveStatus.HEURISTIC,
         chosen=tuple(int(j) for j in best),
         assignment=assign,
         binding=("p",),

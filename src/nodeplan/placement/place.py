@@ -3,9 +3,12 @@
 Solver choice (``spec.solver``):
 
 * ``milp``: the exact model of :mod:`nodeplan.placement.milp_place`, solved by HiGHS within
-  ``time_limit_s`` (past it: best placement found, with its gap);
+  ``time_limit_s`` and ``node_limit`` down to a relative gap of ``rel_gap``. The status says how it
+  stopped (:class:`~nodeplan.placement.result.SolveStatus`): ``optimal`` only with a gap <= 1e-9, else
+  ``gap_limit``, ``time_limit``, ``iteration_limit`` or ``interrupted`` (Ctrl-C), each with the best
+  placement found, HiGHS's proven lower bound and the gap;
 * ``heuristic``: greedy + swap per model (:mod:`nodeplan.placement.heur_place`) then the exact assignment
-  LP;
+  LP; status ``heuristic``, no bound and no gap;
 * ``auto``: the MILP when the instance has at most :data:`AUTO_MILP_MAX_PAIRS` (client, node) assignment
   pairs, or when it needs what only the MILP handles (a budget with free replica counts), else the
   heuristic. The built-in scenario has ~6,500 pairs (MILP in about a second).
@@ -38,7 +41,7 @@ from nodeplan.placement._highs import MilpSolution, solve_milp
 from nodeplan.placement.heur_place import choose_sites_heuristic, nearest_load
 from nodeplan.placement.milp_place import FAMILIES, PlacementMilp, build_placement_milp
 from nodeplan.placement.problem import PlacementProblem, PlacementSpec, SolverChoice, build_problem
-from nodeplan.placement.result import PlacementResult
+from nodeplan.placement.result import PlacementResult, SolveStatus
 from nodeplan.scenario.model import Scenario
 
 __all__ = [
@@ -132,23 +135,14 @@ class ScenarioPlacement:
     before_unserved_share: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (floats as numbers, ``inf`` as ``None``)."""
-
-        def clean(v: Any) -> Any:
-            if isinstance(v, float):
-                return v if np.isfinite(v) else None
-            if isinstance(v, dict):
-                return {k: clean(x) for k, x in v.items()}
-            if isinstance(v, list | tuple):
-                return [clean(x) for x in v]
-            return v
-
+        """A JSON-ready dict (floats as numbers, ``inf`` and ``nan`` as ``None``, the status as its value;
+        ``bound`` and ``gap`` are ``None`` without a proven bound)."""
         r = self.result
-        return clean(
+        return _json_ready(
             {
                 "scenario": self.scenario,
                 "solver": self.solver,
-                "status": r.status,
+                "status": r.status.value,
                 "objective": r.objective,
                 "bound": r.bound,
                 "gap": r.gap,
@@ -170,12 +164,31 @@ class ScenarioPlacement:
 
 @dataclass(frozen=True)
 class ParetoPoint:
-    """One point of the latency/price trade-off: the weight used and what the placement achieves."""
+    """One point of the latency/price trade-off: the weight used, what the placement achieves, and how
+    the solve stopped (status, proven lower bound and relative gap of the objective; ``None`` for the
+    heuristic)."""
 
     price_weight_ms_per_usd_hour: float
     latency_ms: float
     usd_per_hour: float
-    status: str
+    status: SolveStatus
+    bound: float | None = None
+    gap: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (the status as its value, non-finite floats as ``None``)."""
+        return _json_ready({**dataclasses.asdict(self), "status": self.status.value})
+
+
+def _json_ready(v: Any) -> Any:
+    """``v`` with non-finite floats replaced by ``None``, recursively through dicts, lists and tuples."""
+    if isinstance(v, float):
+        return v if np.isfinite(v) else None
+    if isinstance(v, dict):
+        return {k: _json_ready(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_json_ready(x) for x in v]
+    return v
 
 
 def _side(p: PlacementProblem, mi: int, open_: NDArray[np.bool_], x: NDArray[np.float64]) -> Side:
@@ -317,7 +330,7 @@ def place(
     >>> from nodeplan.placement.problem import DiversityRule
     >>> sp = place(load_builtin(), PlacementSpec(models=("llama-3-70b-fp16",), replicas=2,
     ...            rules=(DiversityRule("provider", min_distinct=2),)))
-    >>> len(sp.models[0].after.nodes), sp.models[0].after.providers >= 2, sp.result.status
+    >>> len(sp.models[0].after.nodes), sp.models[0].after.providers >= 2, sp.result.status.value
     (2, True, 'optimal')
     """
     spec = spec or PlacementSpec()
@@ -333,7 +346,9 @@ def place(
     if solver is SolverChoice.MILP:
         milp = build_placement_milp(p)
         try:
-            sol = solve_milp(milp.model, time_limit_s=spec.time_limit_s, rel_gap=spec.rel_gap)
+            sol = solve_milp(
+                milp.model, time_limit_s=spec.time_limit_s, rel_gap=spec.rel_gap, node_limit=spec.node_limit
+            )
         except InfeasiblePlacementError as exc:
             raise _diagnose(p, rtt, exc) from None
         open_ = np.zeros(p.candidate.shape, dtype=bool)
@@ -342,7 +357,7 @@ def place(
         binding = list(sol.binding(milp.model))
     else:
         open_, sol, milp = _heuristic(p)
-        status, bound, gap = "heuristic", float("nan"), float("nan")
+        status, bound, gap = SolveStatus.HEURISTIC, None, None
         binding = list(sol.binding(milp.model))
     solve_s = time.perf_counter() - t0
     x = np.zeros(p.time_ms.shape)
@@ -398,7 +413,7 @@ def place(
         else None
     )
     result = PlacementResult(
-        objective=lat + lam * usd if status == "heuristic" else sol.objective,
+        objective=lat + lam * usd if status is SolveStatus.HEURISTIC else sol.objective,
         bound=bound,
         gap=gap,
         status=status,
@@ -434,5 +449,6 @@ def pareto(
     out = []
     for w in weights:
         sp = place(scenario, dataclasses.replace(spec, price_weight_ms_per_usd_hour=float(w)), rtt)
-        out.append(ParetoPoint(float(w), sp.latency_ms, sp.usd_per_hour, sp.result.status))
+        r = sp.result
+        out.append(ParetoPoint(float(w), sp.latency_ms, sp.usd_per_hour, r.status, r.bound, r.gap))
     return tuple(out)

@@ -45,7 +45,8 @@ def solve_pmedian(
     *,
     weights: ArrayLike | None = None,
     time_limit_s: float = 60.0,
-    rel_gap: float = 1e-6,
+    rel_gap: float = 1e-9,
+    node_limit: int | None = None,
 ) -> PlacementResult:
     """Open ``p`` of the sites to minimise the weighted client-to-nearest-open-site cost (exact MILP).
 
@@ -54,15 +55,18 @@ def solve_pmedian(
     cost : (clients, sites) cost of serving client i from site j (any unit; ``inf`` = not allowed)
     p : number of sites to open, 1 <= p <= sites
     weights : (clients,) demand weight of each client (default 1)
-    time_limit_s : HiGHS time limit, s; past it the best solution found is returned with its gap
-    rel_gap : relative MIP gap at which HiGHS stops (1e-6 ~ proven optimal for integer costs)
+    time_limit_s : HiGHS time limit, s; past it the best solution found is returned with its bound and
+        gap (status ``time_limit``)
+    rel_gap : relative MIP gap at which HiGHS stops, in [0, 1); above 1e-9 a stop on the gap reads
+        ``gap_limit``, not ``optimal``
+    node_limit : branch-and-bound node limit (status ``iteration_limit`` when it stops the solve)
 
     Examples
     --------
     >>> c = np.array([[0, 5, 9], [5, 0, 4], [9, 4, 0]], dtype=float)
     >>> r = solve_pmedian(c, 1)
-    >>> r.chosen, r.objective, r.status
-    ((1,), 9.0, 'optimal')
+    >>> r.chosen, r.objective, r.status.value, r.gap
+    ((1,), 9.0, 'optimal', 0.0)
     """
     c = _check_cost(cost)
     n, m = c.shape
@@ -97,4 +101,5 @@ def solve_pmedian(
         binding=("p",),
         time_limit_s=time_limit_s,
         rel_gap=rel_gap,
+        node_limit=node_limit,
     )

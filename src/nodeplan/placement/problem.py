@@ -26,6 +26,8 @@ from nodeplan.exceptions import InfeasiblePlacementError, ScenarioError
 from nodeplan.model.codes import compile_network
 from nodeplan.model.rtt import RttModel, default_rtt_model
 from nodeplan.model.timing import executor_factor, service_s_by_node
+from nodeplan.placement.options import as_enum, check_int, check_limits, check_real
+from nodeplan.placement.result import PROVEN_GAP
 from nodeplan.scenario.arrays import ScenarioArrays
 from nodeplan.scenario.model import Role, Scenario, VerificationMode
 
@@ -70,7 +72,8 @@ class DiversityRule:
     ``max_share`` in (0, 1]: no value of ``dim`` (one provider, ASN, country ...) holds more than this
     share of the replicas (or of their capacity, ``share_of="capacity"``). ``min_distinct``: replicas
     sit in at least this many distinct values. Nodes whose value is unknown form one group,
-    ``"(unknown)"``, so an unknown value never dodges a share cap.
+    ``"(unknown)"``, so an unknown value never dodges a share cap. A rule needs at least one of the two.
+    ``share_of`` may be given as a string (``"replicas"``, ``"capacity"``); any other value is rejected.
     """
 
     dim: str
@@ -79,10 +82,19 @@ class DiversityRule:
     share_of: ShareOf = ShareOf.REPLICAS
 
     def __post_init__(self) -> None:
-        if self.max_share is not None and not (0.0 < self.max_share <= 1.0):
-            raise ScenarioError(f"max_share: must be in (0, 1] (got {self.max_share} for {self.dim!r})")
-        if self.min_distinct is not None and self.min_distinct < 1:
-            raise ScenarioError(f"min_distinct: must be >= 1 (got {self.min_distinct} for {self.dim!r})")
+        if not isinstance(self.dim, str) or not self.dim:
+            raise ScenarioError(f"dim: must be a dimension name (got {self.dim!r})")
+        where = f"rules[{self.dim}].{{}}"
+        if self.max_share is not None:
+            v = check_real(self.max_share, where.format("max_share"), low=0.0, high=1.0, low_open=True)
+            object.__setattr__(self, "max_share", v)
+        if self.min_distinct is not None:
+            object.__setattr__(
+                self, "min_distinct", check_int(self.min_distinct, where.format("min_distinct"), low=1)
+            )
+        if self.max_share is None and self.min_distinct is None:
+            raise ScenarioError(f"rules[{self.dim}]: give max_share or min_distinct (the rule is empty)")
+        object.__setattr__(self, "share_of", as_enum(ShareOf, self.share_of, where.format("share_of")))
 
 
 @dataclass(frozen=True)
@@ -100,10 +112,18 @@ class PlacementSpec:
         in the objective (0 = latency only)
     max_utilisation : load a node may carry, as a share of its slots (1.0 = the brief's ``slots /
         service time`` bound)
-    time_limit_s : MILP time limit, s
-    rel_gap : relative MIP gap at which HiGHS stops (1e-4, HiGHS's default: ~0.08 ms on a 770 ms mean)
-    solver : which solver to use
-    seed : seed of the heuristic's restarts
+    time_limit_s : MILP time limit, s (> 0, finite); past it the best placement, status ``time_limit``
+    rel_gap : relative MIP gap at which HiGHS stops, in [0, 1). The default, 1e-9, asks for a proof of
+        optimality (status ``optimal``); a larger gap may stop sooner, with status ``gap_limit`` (HiGHS's
+        own default of 1e-4 stopped 0.0015 ms above the optimum on the built-in scenario with
+        ``--min-providers 2 --max-provider-share 0.6``).
+    node_limit : branch-and-bound node limit (``None`` = none); status ``iteration_limit`` when it stops
+        the solve
+    solver : which solver to use (a :class:`SolverChoice` or its value as a string)
+    seed : seed of the heuristic's restarts (integer >= 0)
+
+    Every field is checked on construction: strings become their enums, lists become tuples, and a bad
+    value raises :class:`~nodeplan.exceptions.ScenarioError` naming the field and the value.
     """
 
     models: tuple[str, ...] | None = None
@@ -113,29 +133,49 @@ class PlacementSpec:
     price_weight_ms_per_usd_hour: float = 0.0
     max_utilisation: float = 1.0
     time_limit_s: float = 60.0
-    rel_gap: float = 1e-4
+    rel_gap: float = PROVEN_GAP
     solver: SolverChoice = SolverChoice.AUTO
     seed: int = 0
+    node_limit: int | None = None
 
     def __post_init__(self) -> None:
-        if self.replicas is not None and self.replicas < 1:
-            raise ScenarioError(f"replicas: must be >= 1 (got {self.replicas})")
-        if self.budget_usd_per_hour is not None and not (self.budget_usd_per_hour >= 0):
-            raise ScenarioError(f"budget_usd_per_hour: must be >= 0 (got {self.budget_usd_per_hour})")
-        lam = self.price_weight_ms_per_usd_hour
-        if not (lam >= 0 and np.isfinite(lam)):
-            raise ScenarioError(
-                f"--price-weight (price_weight_ms_per_usd_hour): must be finite and >= 0 (got {lam:g})"
-            )
-        if lam > MAX_OBJECTIVE_COEF_MS:
-            raise ScenarioError(
-                f"--price-weight (price_weight_ms_per_usd_hour): must be at most {MAX_OBJECTIVE_COEF_MS:g} ms "
-                f"per USD/hour (got {lam:g})"
-            )
-        if not (0.0 < self.max_utilisation <= 1.0):
-            raise ScenarioError(f"max_utilisation: must be in (0, 1] (got {self.max_utilisation})")
-        if not (self.time_limit_s > 0):
-            raise ScenarioError(f"time_limit_s: must be > 0 (got {self.time_limit_s})")
+        def put(name: str, value: object) -> None:
+            object.__setattr__(self, name, value)
+
+        if isinstance(self.models, str):
+            put("models", (self.models,))
+        elif self.models is not None:
+            if not all(isinstance(m, str) for m in self.models):
+                raise ScenarioError(f"models: must be model ids (got {self.models!r})")
+            put("models", tuple(self.models))
+        if self.replicas is not None:
+            put("replicas", check_int(self.replicas, "replicas", low=1))
+        if self.budget_usd_per_hour is not None:
+            put("budget_usd_per_hour", check_real(self.budget_usd_per_hour, "budget_usd_per_hour", low=0.0))
+        rules = tuple(self.rules or ())
+        for r in rules:
+            if not isinstance(r, DiversityRule):
+                raise ScenarioError(f"rules: each rule must be a DiversityRule (got {r!r})")
+        put("rules", rules)
+        put(
+            "price_weight_ms_per_usd_hour",
+            check_real(
+                self.price_weight_ms_per_usd_hour,
+                "price_weight_ms_per_usd_hour",
+                low=0.0,
+                high=MAX_OBJECTIVE_COEF_MS,
+            ),
+        )
+        put(
+            "max_utilisation",
+            check_real(self.max_utilisation, "max_utilisation", low=0.0, high=1.0, low_open=True),
+        )
+        time_limit_s, rel_gap, node_limit = check_limits(self.time_limit_s, self.rel_gap, self.node_limit)
+        put("time_limit_s", time_limit_s)
+        put("rel_gap", rel_gap)
+        put("node_limit", node_limit)
+        put("solver", as_enum(SolverChoice, self.solver, "solver"))
+        put("seed", check_int(self.seed, "seed", low=0))
 
 
 @dataclass(frozen=True, eq=False)
