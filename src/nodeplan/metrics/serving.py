@@ -44,7 +44,7 @@ from nodeplan.model.timing import TimingParams, executor_factor, price_weighted_
 from nodeplan.scenario.arrays import ScenarioArrays
 from nodeplan.scenario.model import DemandClass, Role, Scenario, VerificationMode
 
-__all__ = ["ClassOutcome", "Outcome", "ServingModel"]
+__all__ = ["ClassOutcome", "Outcome", "ServingModel", "verifier_picks"]
 
 _PROOF = (VerificationMode.TEE, VerificationMode.ZKML)
 _BLOCK = 2048  # executors per block of the (executors x nodes) verifier matrices
@@ -148,7 +148,7 @@ class ServingModel:
                 out.append(ClassOutcome(d, np.any(t <= d.slo_ms, axis=1), None))
                 continue
             cols = np.flatnonzero(ex)
-            vc, vc_ok, vf, f_clean = self._verifier_picks(j, d, cols)
+            vc, vc_ok, vf, f_clean = verifier_picks(net, j, d, cols, self.weight_ms_per_usd)
             te = t[:, cols]
             meets_c = te + vc[None, :] <= d.slo_ms
             meets_f = te + vf[None, :] <= d.slo_ms
@@ -156,43 +156,6 @@ class ServingModel:
             verified = np.any((meets_c & vc_ok[None, :]) | (~meets_c & meets_f & f_clean[None, :]), axis=1)
             out.append(ClassOutcome(d, served, verified))
         return tuple(out)
-
-    def _verifier_picks(
-        self, j: int, d: DemandClass, cols: NDArray[np.intp]
-    ) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64], NDArray[np.bool_]]:
-        """For each executor in ``cols``: verification ms of its independent set and whether one was found,
-        and the ms of the K fastest verifiers (``inf`` unless strictly faster) and whether they share nothing.
-
-        K = 1 is vectorised over executors (the same choice as :func:`select_independent`: the cheapest
-        independent node, ties to the lower row; else the fewest shared dimensions, then cost); K >= 2
-        calls :func:`select_independent` per executor.
-        """
-        net = self.net
-        mode, k = d.verification, d.verifiers
-        vc = np.zeros(cols.size)
-        vc_ok = np.zeros(cols.size, dtype=bool)
-        vf = np.full(cols.size, np.inf)
-        f_clean = np.zeros(cols.size, dtype=bool)
-        codes = net.indep_codes
-        for lo in range(0, cols.size, _BLOCK):
-            ex = cols[lo : lo + _BLOCK]
-            vtime, vprice = net.verifier_times_many(j, mode, ex)
-            cost = price_weighted_ms(vtime, vprice[None, :], self.weight_ms_per_usd)
-            cost = np.where(np.isfinite(vtime) & ~np.isnan(cost), cost, np.inf)
-            part = slice(lo, lo + ex.size)
-            if k == 1:
-                vc[part], vc_ok[part], vf[part], f_clean[part] = _pick_one(codes, ex, vtime, cost)
-                continue
-            for r, e in enumerate(ex.tolist()):
-                sel = select_independent(codes, e, cost[r], k)
-                fast = select_independent(codes, e, cost[r], k, enforce=False)
-                i = lo + r
-                full = len(sel.rows) == k  # fewer than K verifiers can never meet the SLO (as in the router)
-                vc[i] = _slowest(vtime[r], sel.rows) if full else np.inf
-                vc_ok[i] = sel.status is SelectionStatus.OK
-                if fast.status is SelectionStatus.OK and _slowest(vtime[r], fast.rows) < vc[i]:
-                    vf[i], f_clean[i] = _slowest(vtime[r], fast.rows), _clean(codes, e, fast.rows)
-        return vc, vc_ok, vf, f_clean
 
     def outcome(self, down: NDArray[np.bool_]) -> Outcome:
         """Served and verified shares with the nodes in ``down`` failed (on top of already-down nodes)."""
@@ -212,6 +175,46 @@ class ServingModel:
         return Outcome(served, verified)
 
 
+def verifier_picks(
+    net: NetworkState, j: int, d: DemandClass, cols: NDArray[np.intp], weight_ms_per_usd: float = 0.0
+) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64], NDArray[np.bool_]]:
+    """Verifiers of model column ``j`` for demand class ``d`` on the network state ``net``, as the router
+    picks them (``nodeplan`` cost :func:`~nodeplan.model.timing.price_weighted_ms` with ``weight_ms_per_usd``).
+
+    For each executor in ``cols``: verification ms of its independent set and whether one was found,
+    and the ms of the K fastest verifiers (``inf`` unless strictly faster) and whether they share nothing.
+
+    K = 1 is vectorised over executors (the same choice as :func:`select_independent`: the cheapest
+    independent node, ties to the lower row; else the fewest shared dimensions, then cost); K >= 2
+    calls :func:`select_independent` per executor.
+    """
+    mode, k = d.verification, d.verifiers
+    vc = np.zeros(cols.size)
+    vc_ok = np.zeros(cols.size, dtype=bool)
+    vf = np.full(cols.size, np.inf)
+    f_clean = np.zeros(cols.size, dtype=bool)
+    codes = net.indep_codes
+    for lo in range(0, cols.size, _BLOCK):
+        ex = cols[lo : lo + _BLOCK]
+        vtime, vprice = net.verifier_times_many(j, mode, ex)
+        cost = price_weighted_ms(vtime, vprice[None, :], weight_ms_per_usd)
+        cost = np.where(np.isfinite(vtime) & ~np.isnan(cost), cost, np.inf)
+        part = slice(lo, lo + ex.size)
+        if k == 1:
+            vc[part], vc_ok[part], vf[part], f_clean[part] = _pick_one(codes, ex, vtime, cost)
+            continue
+        for r, e in enumerate(ex.tolist()):
+            sel = select_independent(codes, e, cost[r], k)
+            fast = select_independent(codes, e, cost[r], k, enforce=False)
+            i = lo + r
+            full = len(sel.rows) == k  # fewer than K verifiers can never meet the SLO (as in the router)
+            vc[i] = _slowest(vtime[r], sel.rows) if full else np.inf
+            vc_ok[i] = sel.status is SelectionStatus.OK
+            if fast.status is SelectionStatus.OK and _slowest(vtime[r], fast.rows) < vc[i]:
+                vf[i], f_clean[i] = _slowest(vtime[r], fast.rows), _clean(codes, e, fast.rows)
+    return vc, vc_ok, vf, f_clean
+
+
 def _slowest(vtime: NDArray[np.float64], rows: tuple[int, ...]) -> float:
     """Verification time of a set, ms: its slowest member (0 with no verifier), as the router sums it."""
     return float(vtime[list(rows)].max()) if rows else 0.0
@@ -220,7 +223,7 @@ def _slowest(vtime: NDArray[np.float64], rows: tuple[int, ...]) -> float:
 def _pick_one(
     codes: NDArray[np.int32], ex: NDArray[np.intp], vtime: NDArray[np.float64], cost: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64], NDArray[np.bool_]]:
-    """K = 1 for executors ``ex`` (rows of ``vtime`` / ``cost``, (E, n)); see ``_verifier_picks``."""
+    """K = 1 for executors ``ex`` (rows of ``vtime`` / ``cost``, (E, n)); see :func:`verifier_picks`."""
     links = np.zeros(cost.shape, dtype=np.int64)
     for row in codes:
         ec = row[ex]
