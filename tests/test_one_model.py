@@ -413,3 +413,53 @@ def test_a_route_within_the_slo_beats_an_independent_one_that_misses_it() -> Non
     assert outs[0].served.tolist() == [True]
     assert outs[0].verified is not None
     assert outs[0].verified.tolist() == [False]
+
+
+def test_placement_plan_times_equal_the_routers_on_that_plan() -> None:
+    """Placement's expected time of a plan (queue wait at the plan's load and verifier hop included) is
+    what route() answers on that plan: the placed models warm where the plan puts them, every node loaded
+    with its assigned requests, each request sent to its assigned executor."""
+    from nodeplan import PlacementSpec, RoutingPolicy, get_policy, load_builtin, place
+    from nodeplan.model.queueing import mixed_load
+    from nodeplan.placement.problem import build_problem, plan_time_ms
+
+    sc = load_builtin()
+    spec = PlacementSpec(models=("llama-3-8b-q4", "credit-risk-onnx"), max_utilisation=0.8)
+    sp = place(sc, spec)
+    p = build_problem(sc, spec)
+    n = p.arrays.n_nodes
+    open_ = np.zeros(p.candidate.size, dtype=bool)
+    open_[list(sp.result.chosen)] = True
+    open_ = open_.reshape(p.candidate.shape)
+    x = sp.result.assignment
+    t = plan_time_ms(p, open_, x)
+    assert sp.expected_ms == pytest.approx(
+        float((p.rate_rps[:, None] * x * np.where(x > 0, t, 0)).sum()) / p.total_rps
+    )
+    # the plan as a scenario: placed models warm exactly on their chosen nodes
+    placed = dict(zip(p.models, open_, strict=True))
+    nodes = []
+    for i, node in enumerate(sc.nodes):
+        warm = [m for m in node.warm_models if m not in placed] + [m for m, o in placed.items() if o[i]]
+        nodes.append(node.model_copy(update={"warm_models": tuple(warm)}))
+    state = RouterState.from_scenario(sc.model_copy(update={"nodes": tuple(nodes)}))
+    rate = np.where(x > 0, p.rate_rps[:, None] * x, 0.0)
+    lam, s_eff = mixed_load(rate, np.where(x > 0, p.busy_s, 0.0), axis=0)
+    for i in np.flatnonzero(lam > 0):
+        state.set_load(state.arrays.node_ids[i], float(lam[i]), float(s_eff[i]))
+    nodeplan = get_policy("nodeplan")
+    checked = 0
+    for c, i in zip(*np.nonzero(x > 1e-9), strict=True):
+        d = sc.demand[int(p.client_demand[c])]
+        src = sc.sources[int(p.client_source[c])]
+        only = RoutingPolicy(
+            "only",
+            lambda ctx, i=i: np.where(np.arange(n) == i, ctx.time_ms, np.inf),
+            nodeplan.verifier_cost,
+        )
+        req = Request(d.model, src.lat, src.lon, d.verification, d.verifiers, d.slo_ms, "nodeplan", src.name)
+        r = route(req, state, commit=False, policy=only)
+        assert r.executor == sc.nodes[i].id
+        assert r.time.total_ms == pytest.approx(float(t[c, i]), rel=1e-12), (p.client_label(int(c)), r)
+        checked += 1
+    assert checked > 50

@@ -40,7 +40,13 @@ from nodeplan.model.rtt import RttModel
 from nodeplan.placement._highs import MilpSolution, solve_milp
 from nodeplan.placement.heur_place import choose_sites_heuristic, nearest_load
 from nodeplan.placement.milp_place import FAMILIES, PlacementMilp, build_placement_milp
-from nodeplan.placement.problem import PlacementProblem, PlacementSpec, SolverChoice, build_problem
+from nodeplan.placement.problem import (
+    PlacementProblem,
+    PlacementSpec,
+    SolverChoice,
+    build_problem,
+    plan_time_ms,
+)
 from nodeplan.placement.result import PlacementResult, SolveStatus
 from nodeplan.scenario.model import Scenario
 
@@ -76,13 +82,15 @@ _HINT = {
 class Side:
     """One placement of one model, scored: mean time, diversity and price.
 
-    ``mean_ms`` is the rate-weighted mean expected time of the **served** demand, ms (``None`` when none
-    is served); ``unserved_share`` the share of the model's requests/s no replica of this placement can
+    ``mean_ms`` is the rate-weighted mean expected time of the **served** demand with the MILP's
+    coefficients, ms (``None`` when none is served; ``slo_miss_share`` uses these times too),
+    ``expected_ms`` the same with the router's times on the plan (queue wait at its load included); ``unserved_share`` the share of the model's requests/s no replica of this placement can
     serve (no replica, or none that supports the verification mode), counted in ``slo_miss_share`` too.
     """
 
     nodes: tuple[str, ...]
     mean_ms: float | None
+    expected_ms: float | None
     slo_miss_share: float
     providers: int
     max_provider_share: float
@@ -116,8 +124,11 @@ class ScenarioPlacement:
     """The outcome of :func:`place`.
 
     ``objective`` = ``latency_ms + price_weight x usd_per_hour``; ``latency_ms`` is the demand-weighted
-    mean expected time over all placed demand, ms; ``usd_per_hour`` the summed price of the nodes that
-    host a placed model. ``before_latency_ms`` is today's mean over the demand today's replicas serve
+    mean of the MILP's expected times over all placed demand, ms (network + service + verification, the
+    model warm, no queue wait: the MILP bounds the load instead); ``expected_ms`` the same mean as the
+    router computes it on the plan (:func:`~nodeplan.placement.problem.plan_time_ms`), the queue wait at
+    the plan's load included (``inf`` when a node is loaded to 100% of its slots: its queue never drains);
+    ``usd_per_hour`` the summed price of the nodes that host a placed model. ``before_latency_ms`` is today's mean over the demand today's replicas serve
     (``None`` when they serve none) and ``before_unserved_share`` the share of placed demand they cannot
     serve.
     """
@@ -133,6 +144,8 @@ class ScenarioPlacement:
     solver: str
     notes: tuple[str, ...] = ()
     before_unserved_share: float = 0.0
+    expected_ms: float | None = None
+    before_expected_ms: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (floats as numbers, ``inf`` and ``nan`` as ``None``, the status as its value;
@@ -191,19 +204,30 @@ def _json_ready(v: Any) -> Any:
     return v
 
 
-def _side(p: PlacementProblem, mi: int, open_: NDArray[np.bool_], x: NDArray[np.float64]) -> Side:
-    """Score model ``mi`` placed on ``open_`` (N,) with assignment ``x`` (clients of mi, N).
+def _side(
+    p: PlacementProblem,
+    mi: int,
+    open_: NDArray[np.bool_],
+    x: NDArray[np.float64],
+    plan_ms: NDArray[np.float64],
+) -> Side:
+    """Score model ``mi`` placed on ``open_`` (N,) with assignment ``x`` (clients of mi, N); ``plan_ms``
+    (all clients, N) are the router's times on the plan (:func:`~nodeplan.placement.problem.plan_time_ms`).
 
     A client's unassigned share (no open node can serve it) counts as unserved and as an SLO miss; the
-    mean time is over the served demand only.
+    mean times are over the served demand only.
     """
     clients = np.flatnonzero(p.client_model == mi)
     r = p.rate_rps[clients]
     t = np.where(x > 0, p.time_ms[clients], 0.0)
+    with np.errstate(invalid="ignore"):
+        q = np.where(x > 0, plan_ms[clients], 0.0)
     served = _served(x)
     served_rps = float(r @ served)
     unserved = float(r @ (1.0 - served) / r.sum())
-    mean = float((r[:, None] * x * t).sum() / served_rps) if served_rps > 1e-12 * r.sum() else None
+    some = served_rps > 1e-12 * r.sum()
+    mean = float((r[:, None] * x * t).sum() / served_rps) if some else None
+    expected = float((r[:, None] * x * q).sum() / served_rps) if some else None
     late = float(r @ ((x * (p.time_ms[clients] > p.slo_ms[clients, None])).sum(axis=1)) / r.sum())
     idx = np.flatnonzero(open_)
     a = p.arrays
@@ -213,6 +237,7 @@ def _side(p: PlacementProblem, mi: int, open_: NDArray[np.bool_], x: NDArray[np.
     return Side(
         nodes=tuple(a.node_ids[i] for i in idx),
         mean_ms=mean,
+        expected_ms=expected,
         slo_miss_share=min(1.0, late + unserved),
         providers=int(np.unique(prov[prov >= 0]).size + (prov < 0).any()),
         max_provider_share=float(counts.max() / max(1, idx.size)),
@@ -220,6 +245,14 @@ def _side(p: PlacementProblem, mi: int, open_: NDArray[np.bool_], x: NDArray[np.
         usd_per_hour=float(a.price_usd_per_hour[idx].sum()),
         unserved_share=unserved,
     )
+
+
+def _expected(
+    p: PlacementProblem, x: NDArray[np.float64], plan_ms: NDArray[np.float64], served_rps: float
+) -> float:
+    """Rate-weighted mean of the plan's router times over the ``served_rps`` requests/s it serves, ms."""
+    with np.errstate(invalid="ignore"):
+        return float((p.rate_rps[:, None] * x * np.where(x > 0, plan_ms, 0.0)).sum() / served_rps)
 
 
 def _served(x: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -371,6 +404,8 @@ def place(
             if np.unique(p.group[r][open_[mi]]).size == rule.min_distinct:
                 binding.append(f"min_distinct[{mid}: {rule.dim}]")
     x_before, before_note = _before(p)
+    t_after = plan_time_ms(p, open_, x)  # the router's times on each plan: queue at its load included
+    t_before = plan_time_ms(p, p.current, x_before)
     if before_note:
         notes.append(before_note)
     unserved_before = float(p.rate_rps @ (1.0 - _served(x_before))) / p.total_rps
@@ -392,8 +427,8 @@ def place(
             ModelPlacement(
                 model=mid,
                 replicas=int(idx.size),
-                after=_side(p, mi, open_[mi], xm),
-                before=_side(p, mi, p.current[mi], x_before[clients]),
+                after=_side(p, mi, open_[mi], xm, t_after),
+                before=_side(p, mi, p.current[mi], x_before[clients], t_before),
                 demand_share=tuple(float(v) for v in served / rm.sum()),
                 contribution_ms=tuple(float(v) for v in contrib),
                 provider=tuple(scenario.nodes[i].provider or "?" for i in idx),
@@ -403,6 +438,7 @@ def place(
         )
     total = p.total_rps
     lat = float((p.rate_rps[:, None] * x * np.where(x > 0, p.time_ms, 0.0)).sum() / total)
+    expected = _expected(p, x, t_after, total)
     hosts = open_.any(axis=0)
     usd = float(p.arrays.price_usd_per_hour[hosts].sum())
     lam = spec.price_weight_ms_per_usd_hour
@@ -413,6 +449,7 @@ def place(
         else None
     )
     result = PlacementResult(
+        # the solver's objective: the MILP's coefficients (no queue), the heuristic's on the same scale
         objective=lat + lam * usd if status is SolveStatus.HEURISTIC else sol.objective,
         bound=bound,
         gap=gap,
@@ -435,6 +472,10 @@ def place(
         solver=result.solver,
         notes=tuple(notes),
         before_unserved_share=unserved_before,
+        expected_ms=expected,
+        before_expected_ms=_expected(p, x_before, t_before, served_before)
+        if before_lat is not None
+        else None,
     )
 
 

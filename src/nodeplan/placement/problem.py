@@ -8,10 +8,13 @@ holds it once the warm models *not* being placed are counted. A client may use a
 supports the client's verification mode (TEE and zkML need it on the executor) and the expected time
 is within the client's SLO.
 
-Expected time of a client on node ``i``, ms: RTT(source, node) from the RTT model (public-internet fit,
-or a measured matrix) + service time x the executor factor of the mode (TEE 2-3x, zkML 100-1000x).
-The model is warm on every chosen replica, so no cold start; queue wait, the verifier hop and the
-verification check are left out (placement plans capacity instead: load <= ``max_utilisation`` x slots).
+Expected time of a client on node ``i``, ms, from the one time model (:mod:`nodeplan.model.network`):
+RTT(source, node) + service time x the executor factor of the mode (TEE 2-3x, zkML 100-1000x) +
+verification (the router's verifier set for that executor: hop + check, or re-execution; ``inf`` with
+fewer live verifiers than asked). The model is warm on every chosen replica, so no cold start. These are
+the MILP's coefficients (``time_ms``); the queue wait depends on the plan's load, so the MILP bounds the
+load (``max_utilisation`` x slots) and :func:`plan_time_ms` then evaluates a plan with the queue wait at
+its load and the verifiers of its state, exactly as the router would answer on that plan.
 """
 
 from __future__ import annotations
@@ -23,9 +26,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nodeplan.exceptions import InfeasiblePlacementError, ScenarioError
+from nodeplan.metrics.serving import verifier_picks
 from nodeplan.model.codes import compile_network
+from nodeplan.model.network import NetworkState
+from nodeplan.model.queueing import mixed_load
 from nodeplan.model.rtt import RttModel, default_rtt_model
-from nodeplan.model.timing import executor_factor, service_s_by_node
+from nodeplan.model.timing import TimingParams, executor_factor, service_s_by_node
 from nodeplan.placement.options import as_enum, check_int, check_limits, check_real
 from nodeplan.placement.result import PROVEN_GAP
 from nodeplan.scenario.arrays import ScenarioArrays
@@ -39,6 +45,7 @@ __all__ = [
     "ShareOf",
     "SolverChoice",
     "build_problem",
+    "plan_time_ms",
 ]
 
 #: Label of the group that collects nodes whose value of a dimension is unknown.
@@ -194,7 +201,11 @@ class PlacementProblem:
     client_model : (C,) index into ``models``; ``client_source``, ``client_demand`` index the scenario's
         sources and demand classes
     rate_rps : (C,) requests/s; ``slo_ms`` (C,)
-    time_ms : (C, N) expected time, ms (``inf`` where the node cannot serve the client)
+    time_ms : (C, N) expected time, ms (``inf`` where the node cannot serve the client): ``net_ms +
+        svc_ms + verify_ms`` with the model warm and no queue (the MILP's coefficients)
+    net_ms, svc_ms, verify_ms : (C, N) its parts: RTT source -> node, service x executor factor,
+        verification (0 for ``none``; ``inf`` with fewer live verifiers than asked), ms
+    state : the network model the times come from (healthy, no load), for :func:`plan_time_ms`
     allowed : (C, N) bool, candidate, mode supported and ``time_ms <= slo_ms``
     busy_s : (C, N) slot-seconds one request takes on the node (service x executor factor), s
     slots : (N,) ``max_utilisation x capacity`` slot-seconds per second
@@ -219,6 +230,10 @@ class PlacementProblem:
     rate_rps: NDArray[np.float64]
     slo_ms: NDArray[np.float64]
     time_ms: NDArray[np.float64]
+    net_ms: NDArray[np.float64]
+    svc_ms: NDArray[np.float64]
+    verify_ms: NDArray[np.float64]
+    state: NetworkState
     allowed: NDArray[np.bool_]
     busy_s: NDArray[np.float64]
     slots: NDArray[np.float64]
@@ -339,13 +354,17 @@ def build_problem(scenario: Scenario, spec: PlacementSpec, rtt: RttModel | None 
             mode_ok.append(ok)
     client_model = np.array(cm, dtype=np.int64)
     client_source = np.array(cs, dtype=np.int64)
-    src_lat = np.array([scenario.sources[i].lat for i in cs])
-    src_lon = np.array([scenario.sources[i].lon for i in cs])
-    names = [scenario.sources[i].name for i in cs]
-    net = rtt.rtt_ms_named(names, src_lat, src_lon, arrays.node_ids, arrays.lat, arrays.lon)
+    client_demand = np.array(cd, dtype=np.int64)
+    state = NetworkState(scenario, arrays, rtt, TimingParams())
+    src = scenario.sources
+    rows_ms = state.rtt_rows_ms([x.lat for x in src], [x.lon for x in src], [x.name for x in src])
     busy = svc[client_model] * np.array(fac)[:, None]
     serve = candidate[client_model] & np.array(mode_ok)
-    time_ms = np.where(serve, net + 1000.0 * busy, np.inf)
+    net_ms = rows_ms[client_source]
+    cols = np.array([rows[mi] for mi in client_model.tolist()], dtype=np.int64)
+    svc_ms = state.svc_ms[cols] * np.array(fac)[:, None]  # as the router: (service ms) x factor
+    verify_ms = _verification_ms(scenario, state, client_demand, cols, serve)
+    time_ms = np.where(serve, net_ms + svc_ms + verify_ms, np.inf)
     slo_ms = np.array(slo, dtype=float)
     allowed = serve & (time_ms <= slo_ms[:, None])
     problem = PlacementProblem(
@@ -361,10 +380,14 @@ def build_problem(scenario: Scenario, spec: PlacementSpec, rtt: RttModel | None 
         free_gb=free_gb,
         client_model=client_model,
         client_source=client_source,
-        client_demand=np.array(cd, dtype=np.int64),
+        client_demand=client_demand,
         rate_rps=np.array(rate, dtype=float),
         slo_ms=slo_ms,
         time_ms=time_ms,
+        net_ms=net_ms,
+        svc_ms=svc_ms,
+        verify_ms=verify_ms,
+        state=state,
         allowed=allowed,
         busy_s=np.where(serve, busy, np.inf),
         slots=spec.max_utilisation * arrays.capacity.astype(float),
@@ -375,6 +398,56 @@ def build_problem(scenario: Scenario, spec: PlacementSpec, rtt: RttModel | None 
     _check_coefficients(problem)
     _precheck(problem)
     return problem
+
+
+def _verification_ms(
+    scenario: Scenario,
+    state: NetworkState,
+    client_demand: NDArray[np.int64],
+    cols: NDArray[np.int64],
+    serve: NDArray[np.bool_],
+) -> NDArray[np.float64]:
+    """(C, N) verification ms of each client on each node it may use, with the router's verifier rule
+    on ``state``: the independent set (or, without one, the best available), ``inf`` with fewer live
+    verifiers than asked; 0 for demand without verification."""
+    out = np.zeros(serve.shape)
+    w = scenario.policy.price_weight_ms_per_usd
+    for di in np.unique(client_demand).tolist():
+        d = scenario.demand[di]
+        if d.verification is VerificationMode.NONE:
+            continue
+        mine = np.flatnonzero(client_demand == di)
+        ex = np.flatnonzero(serve[mine].any(axis=0))
+        vc, _, _, _ = verifier_picks(state, int(cols[mine[0]]), d, ex, w)
+        out[np.ix_(mine, ex)] = vc[None, :]
+    return out
+
+
+def plan_time_ms(
+    p: PlacementProblem, open_: NDArray[np.bool_], x: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """(C, N) expected time, ms, of each client on each node under a plan, as the router computes it.
+
+    ``open_`` (M, N): where each placed model is warm; ``x`` (C, N): the share of each client's requests
+    sent to each node. The network model is set to the plan (placed models warm exactly on ``open_``,
+    each node loaded with its assigned requests as an M/M/c mix, :func:`~nodeplan.model.queueing.mixed_load`)
+    and each time is ``RTT + queue + cold start + service x factor + verification`` in the router's order,
+    with the verifiers the router would pick on that state. ``inf`` where the node cannot serve the client.
+    """
+    net = p.state.copy()
+    for mi, j in enumerate(p.model_rows):
+        net.warm[:, j] = open_[mi]
+    with np.errstate(invalid="ignore"):  # 0 x inf: no request where a node cannot serve
+        rate = np.where(x > 0, p.rate_rps[:, None] * x, 0.0)
+    lam, s_eff = mixed_load(rate, np.where(x > 0, p.busy_s, 0.0), axis=0)
+    net.set_conditions(net.up, lam, np.where(lam > 0, s_eff, np.nan))
+    cols = np.array([p.model_rows[mi] for mi in p.client_model.tolist()], dtype=np.int64)
+    verify = _verification_ms(p.scenario, net, p.client_demand, cols, np.isfinite(p.time_ms))
+    t = p.net_ms + net.queue_ms[cols]
+    t += net.cold_ms[cols]
+    t += p.svc_ms
+    t += verify
+    return np.where(np.isfinite(p.time_ms), t, np.inf)
 
 
 def _check_coefficients(p: PlacementProblem) -> None:
@@ -405,6 +478,13 @@ def _precheck(p: PlacementProblem) -> None:
     for c in np.flatnonzero(~p.allowed.any(axis=1)):
         t = p.time_ms[c]
         if not np.isfinite(t).any():
+            serve = np.isfinite(p.busy_s[c])
+            if serve.any() and not np.isfinite(p.verify_ms[c][serve]).any():
+                d = p.scenario.demand[int(p.client_demand[c])]
+                raise InfeasiblePlacementError(
+                    f"verification: fewer than {d.verifiers} live node(s) can verify "
+                    f"{d.verification.value!r} for {p.client_label(int(c))}; add verification nodes"
+                )
             raise InfeasiblePlacementError(f"candidates: no candidate node supports {p.client_label(int(c))}")
         best = int(np.argmin(t))
         raise InfeasiblePlacementError(

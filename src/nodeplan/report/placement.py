@@ -3,6 +3,8 @@ table per model, today vs placed, what binds; and the latency/price trade-off of
 
 from __future__ import annotations
 
+import math
+
 from rich import box
 from rich.console import Console
 from rich.markup import escape
@@ -35,6 +37,13 @@ def _fmt_ms(v: float | None) -> str:
 
 def _ms_unit(v: float | None) -> str:
     return "n/a" if v is None else f"{_fmt_ms(v)} ms"
+
+
+def _queue_ms(v: float | None) -> str:
+    """An expected time that may be unbounded (a saturated queue)."""
+    if v is not None and not math.isfinite(v):
+        return "unbounded"
+    return _ms_unit(v)
 
 
 def _fmt_gap(gap: float | None) -> str:
@@ -74,6 +83,14 @@ def print_placement(sp: ScenarioPlacement, console: Console) -> None:
         f"objective {r.objective:,.2f} = mean time {sp.latency_ms:,.1f} ms"
         f" + {sp.price_weight_ms_per_usd_hour:g} ms/(USD/h) x {sp.usd_per_hour:,.2f} USD/h"
     )
+    console.print(
+        f"router's expected time on the plan (queue at its load): {_queue_ms(sp.expected_ms)} "
+        f"(today {_queue_ms(sp.before_expected_ms)})"
+    )
+    if not all(v is None or math.isfinite(v) for v in (sp.expected_ms, sp.before_expected_ms)):
+        console.print(
+            "  unbounded: a node at 100% of its slots never drains its queue; use --max-utilisation < 1"
+        )
     for m in sp.models:
         t = Table(
             title=f"{escape(m.model)}: {m.replicas} warm replica(s), mean {_ms_unit(m.after.mean_ms)} "
