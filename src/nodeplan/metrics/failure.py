@@ -10,36 +10,15 @@ be its) go down together, and the table reports:
     share of the live execution capacity (request slots) on the failed nodes.
 ``stake_lost``
     share of the total coordination stake on the failed live nodes.
-``demand_served``
-    share of demand (rate x source weight) still served within its SLO. Serving model (a planning
-    check, not the router): each demand class's rate is spread over its live capable executors in
-    proportion to their slots; a node's wait is the M/M/c mean wait at the sum of the classes' loads
-    (slots = ``capacity``, mean service time weighted by each class's arrival rate). A request from a
-    source is *served* when at least one live capable executor completes it within the SLO:
-    ``RTT(source, node) + wait + cold start + service x executor factor + verification`` where cold start
-    is :func:`~nodeplan.model.timing.cold_start_s` with the failed nodes down. TEE and zkML demand
-    needs an executor that supports the mode.
-
-    *Verification time* is the router's (:mod:`nodeplan.routing.router`): the verifiers work in
-    parallel, so the slowest of the ``max(1, verifiers)`` chosen counts, and one verifier ``v`` of
-    executor ``e`` takes ``hop RTT(e, v) + check``. The hop uses the provider backbone fit where ``e``
-    and ``v`` share a known provider and the public fit otherwise (measured RTTs override, as in the
-    router); ``check`` is the TEE attestation check (5 ms) or the zkML proof check (200 ms) of
-    :func:`~nodeplan.model.timing.verify_check_s`, or, for ``reexec``, re-running the call on ``v``:
-    its M/M/c wait at the audit's load + its cold start (failed nodes down) + its own service time.
-    For each executor the audit takes the best-placed verifiers: the ``K``-th smallest of these times
-    over the live capable verifiers (other than ``e``) that share none of ``policy.independence`` with
-    it; when fewer than ``K`` are independent, the ``K`` fastest of all live capable verifiers (the
-    router's degraded route); when fewer than ``K`` exist, the slowest of those; with none, 0 (the
-    request is then counted unverified in ``verified``, not unserved). The router's further rule that
-    the ``K`` verifiers be independent of *each other* is not modelled (it matters only for
-    ``K >= 2``). Providers and independence use the audit's completed codes (providers derived from
-    data centers and ASNs included), where the router uses the values given on the nodes.
-``verified``
-    of the demand that asks for verification, the share whose best executor (least expected time,
-    verification time included) still
-    has ``max(1, verifiers)`` live verifiers supporting the mode that share none of
-    ``policy.independence`` with it (unknown values are not counted as shared).
+``demand_served``, ``verified``
+    the serving check of :mod:`nodeplan.metrics.serving` with the failed nodes down: the share of demand
+    (rate x source weight) still served within its SLO, and, of the demand that asks for verification,
+    the share served within its SLO by ``K`` verifiers independent of the executor and of each other.
+    It is the router's answer for every source (the same network model, :mod:`nodeplan.model.network`,
+    and verifier rule, :func:`~nodeplan.model.independence.select_independent`, on the completed codes;
+    property-tested against ``route()``): a route whose only verifiers within the SLO share a dependency
+    counts as served but not verified, and one with fewer live verifiers than asked is not served. Load is
+    a planning assumption: each class's rate spread over its live capable executors by slots.
 ``models_unreplicated``
     models with no live storage replica left (a ``storage`` node that stores it).
 ``halted``, ``fragile``, ``alive_stake_share``, ``largest_surviving``
@@ -61,7 +40,7 @@ Harm
 
 Capacity, replicas and the consensus part grow with the set of failed nodes (losing a superset of nodes
 never lowers them; ``tests/test_consensus.py`` checks the consensus part), and served/verified lost grow
-as long as the serving check never serves more with fewer nodes; a failure that loses no stake adds nothing to the consensus part, and losing 23% of the
+too (the serving check never serves more with fewer nodes: ``tests/test_one_model.py``); a failure that loses no stake adds nothing to the consensus part, and losing 23% of the
 stake adds 0.23 even when consensus runs on. ``fragile`` is reported but not part of harm: it is not
 monotone (losing the domain that holds a third of the stake can leave the rest *less* fragile). Monte
 Carlo's trial harm is the same function (:func:`failure_harm`). Ties: share lost, capacity lost, dimension
