@@ -37,6 +37,8 @@ from nodeplan.model import (
     default_rtt_model,
     load_rtt_matrix,
 )
+from nodeplan.model.codes import compile_network
+from nodeplan.model.consensus import Consensus, SurvivingDomain
 from nodeplan.placement.advise import (
     AdviceResult,
     Assessment,
@@ -47,7 +49,7 @@ from nodeplan.placement.advise import (
 )
 from nodeplan.placement.place import ModelPlacement, ParetoPoint, ScenarioPlacement, pareto, place
 from nodeplan.placement.problem import DiversityRule, PlacementSpec, ShareOf, SolverChoice
-from nodeplan.placement.result import PlacementResult
+from nodeplan.placement.result import PlacementResult, SolveStatus
 from nodeplan.routing import (
     IndependenceReport,
     PairShare,
@@ -99,6 +101,7 @@ __all__ = [
     "Assessment",
     "AuditResult",
     "ColumnMapping",
+    "Consensus",
     "DataImportError",
     "DemandClass",
     "DemandSource",
@@ -146,8 +149,10 @@ __all__ = [
     "ServiceError",
     "ShareOf",
     "SimulationError",
+    "SolveStatus",
     "SolverChoice",
     "SolverError",
+    "SurvivingDomain",
     "TimeBreakdown",
     "TimingParams",
     "UnknownPolicy",
@@ -156,6 +161,7 @@ __all__ = [
     "Workload",
     "advise",
     "audit_scenario",
+    "compile_network",
     "compile_scenario",
     "complete",
     "default_rtt_model",
