@@ -273,18 +273,9 @@ def _plan(
     j_g = np.array([state.model_col[r.model] for r in reps], dtype=np.int64)
     fac_g = np.array([state.factors[(state.model_col[r.model], r.verification)] for r in reps])
     # expected time and cost, (groups x nodes), each element as route() computes it
-    time = np.take(rows, slot_g, axis=0)
-    time += np.take(state.base_ms, j_g, axis=0)
+    proof = [r.verification if r.verification in _PROOF else None for r in reps]
+    time = state.executor_time_ms(np.take(rows, slot_g, axis=0), j_g, fac_g, proof)
     other = np.flatnonzero(fac_g != 1.0)
-    if other.size:
-        t2 = np.take(rows, slot_g[other], axis=0)
-        t2 += state.qc_ms[j_g[other]]
-        t2 += state.svc_ms[j_g[other]] * fac_g[other, None]
-        time[other] = t2
-    for mode in _PROOF:
-        g_mode = np.array([g for g, r in enumerate(reps) if r.verification is mode], dtype=np.int64)
-        if g_mode.size:
-            time[g_mode] = np.where(state.mode_cols[mode], time[g_mode], np.inf)
     w = state.scenario.policy.price_weight_ms_per_usd
     if w == 0:
         cost = time

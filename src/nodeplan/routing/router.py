@@ -200,13 +200,8 @@ def decide(req: Request, state: RouterState, rtt_row: NDArray[np.float64], polic
         j = state.model_index(req.model)  # raises, naming close matches
     mode = req.verification
     factor = check_mode(state, j, mode)
-    if factor == 1.0:
-        time = rtt_row + state.base_ms[j]
-    else:
-        time = rtt_row + state.qc_ms[j]
-        time += state.svc_ms[j] * factor
-    if mode in _PRODUCES_PROOF:  # the executor itself must produce the attestation / proof
-        time = np.where(state.mode_cols[mode], time, np.inf)
+    proof = mode if mode in _PRODUCES_PROOF else None  # the executor itself must produce the proof
+    time = state.executor_time_ms(rtt_row[None, :], np.array([j]), np.array([factor]), (proof,))[0]
     ctx = ScoreContext(state, req, j, mode, factor, rtt_row, time)
     cost = policy.executor_cost(ctx)
     k = req.verifiers
