@@ -118,6 +118,16 @@ def conflicts(codes: NDArray[np.int32], i: int) -> NDArray[np.bool_]:
     return out
 
 
+def _compatible(codes: NDArray[np.int32], c: int, rows: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The entries of ``rows`` (columns of ``codes``) that share no known value with column ``c``."""
+    keep = np.ones(rows.size, dtype=bool)
+    for row in codes:
+        v = row[c]
+        if v >= 0:
+            keep &= row[rows] != v
+    return rows[keep]
+
+
 def _count_conflicts(codes: NDArray[np.int32], i: int) -> NDArray[np.int64]:
     out = np.zeros(codes.shape[1], dtype=np.int64)
     for row in codes:
@@ -204,13 +214,7 @@ def _min_bottleneck(
     spent = 0
     for last in range(k - 1, upto):
         c = int(pool[last])
-        before = pool[:last]
-        keep = np.ones(before.size, dtype=bool)
-        for row in codes:
-            v = row[c]
-            if v >= 0:
-                keep &= row[before] != v
-        partners = before[keep]
+        partners = _compatible(codes, c, pool[:last])
         if partners.size < k - 1:
             continue
         found, used, exhausted = _search(codes, partners, k - 1, budget - spent)
@@ -267,14 +271,7 @@ def _search(
             if expansions > budget:
                 return None
             c = int(cands[pos])
-            rest = cands[pos + 1 :]
-            if rest.size:
-                keep = np.ones(rest.size, dtype=bool)
-                for row in sub:
-                    v = row[c]
-                    if v >= 0:
-                        keep &= row[rest] != v
-                rest = rest[keep]
+            rest = _compatible(sub, c, cands[pos + 1 :])
             got = dfs(rest, [*chosen, c])
             if got is not None:
                 return got
