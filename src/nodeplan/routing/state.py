@@ -11,9 +11,8 @@ from typing import cast
 
 import numpy as np
 
-from nodeplan.model.codes import compile_network
 from nodeplan.model.network import NetworkState
-from nodeplan.model.rtt import RttModel, default_rtt_model
+from nodeplan.model.rtt import RttModel
 from nodeplan.model.timing import TimingParams
 from nodeplan.scenario.arrays import ScenarioArrays
 from nodeplan.scenario.model import Scenario
@@ -58,10 +57,9 @@ class RouterState(NetworkState):
 
         ``seed`` drives the ``random`` policy; same seed, same choices.
         """
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        return cls(
-            scenario, compile_network(scenario), rtt or default_rtt_model(), params or TimingParams(), rng
-        )
+        state = cast(RouterState, super().from_scenario(scenario, rtt=rtt, params=params))
+        state.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        return state
 
     def copy(self) -> RouterState:
         """An independent copy (the random generator is copied too, so both make the same draws)."""
