@@ -33,8 +33,7 @@ import time
 import numpy as np
 
 from nodeplan.metrics.failure import failure_dimensions
-from nodeplan.metrics.graph import complete_codes, fill_providers_from_asn
-from nodeplan.scenario.arrays import compile_scenario
+from nodeplan.model.codes import compile_network
 from nodeplan.scenario.io import load_builtin
 from nodeplan.scenario.model import Role
 from nodeplan.simulation.backends import RAY_NUM_CPUS, RAY_OBJECT_STORE_BYTES, RAY_USAGE_STATS_ENV
@@ -59,8 +58,8 @@ def naive(ev: TrialEvaluator, trials: int, seed: int) -> dict[str, np.ndarray]:
     cap_total = sum(cap[i] for i in range(n) if is_exec[i] and live[i])
     stake_total = sum(stake[i] for i in range(n) if is_coord[i])
     # Code of each node in each of the audit's failure dimensions (-1 = unknown): fragile looks at them all.
-    base = compile_scenario(ev.scenario)  # the evaluator's steps: compile, complete, derive providers
-    arrays, codes, _ = fill_providers_from_asn(base, complete_codes(base))
+    arrays = compile_network(ev.scenario)  # the evaluator's codes: completed once, providers from ASNs
+    codes = arrays.dim_codes
     value_of = [
         [int(codes[i, arrays.dim_index(dim)]) for i in range(n)]
         for dim in failure_dimensions(ev.scenario, arrays)
