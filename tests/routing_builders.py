@@ -36,11 +36,9 @@ def km(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 def public_ms(a: tuple[float, float], b: tuple[float, float]) -> float:
     """RTT of the shipped public-internet fit (fitted on WonderProxy pings, ../shared/data/latency), ms."""
-    fit = default_rtt_model().public
-    return fit.a_ms + fit.b_ms_per_km * km(a, b)
+    return float(default_rtt_model().public.rtt_ms_km(km(a, b)))
 
 
 def backbone_ms(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """RTT of the shipped same-provider backbone fit (AWS inter-region p50), ms."""
-    fit = default_rtt_model().backbone
-    return fit.a_ms + fit.b_ms_per_km * km(a, b)
+    """RTT of the shipped same-provider backbone fit (AWS inter-region p50 net of overhead), ms."""
+    return float(default_rtt_model().backbone.rtt_ms_km(km(a, b)))
