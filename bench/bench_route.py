@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from nodeplan.model.geo import EARTH_RADIUS_KM
+from nodeplan.model.rtt import StretchRtt
 from nodeplan.routing import Request, Route, RouterState, route, route_batch
 from nodeplan.scenario.model import DemandSource, Model, Node, Scenario
 
@@ -177,7 +178,12 @@ class PlainRouter:
         self.lon = [math.radians(v) for v in st.arrays.lon]
         self.base = [list(map(float, row)) for row in st.base_ms]
         self.price = [list(map(float, st.price_rate * row)) for row in st.service_s]
-        self.a, self.b = st.rtt.public.a_ms, st.rtt.public.b_ms_per_km
+        fit = st.rtt.public
+        if not isinstance(fit, StretchRtt):
+            raise TypeError(f"the plain router re-implements the stretch fit, not {type(fit).__name__}")
+        edges = (0.0, *fit.breaks_km, math.inf)
+        self.c = fit.intercept_ms
+        self.bands = list(zip(edges[:-1], edges[1:], fit.ms_per_km, strict=True))
         self.col = dict(st.model_col)
 
     def decide(self, req: Request) -> int:
@@ -192,7 +198,7 @@ class PlainRouter:
             p2 = self.lat[i]
             h = math.sin((p2 - p1) / 2) ** 2 + c1 * math.cos(p2) * math.sin((self.lon[i] - l1) / 2) ** 2
             km = 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, h)))
-            t = max(self.a + self.b * km, km / 100.0) + b
+            t = self.rtt_ms(km) + b
             if t < best - 1e-9 or (abs(t - best) <= 1e-9 and price[i] < best_price):
                 best, best_price, arg = t, price[i], i
         return arg
@@ -202,7 +208,16 @@ class PlainRouter:
         p1, l1, p2 = math.radians(req.lat), math.radians(req.lon), self.lat[i]
         h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin((self.lon[i] - l1) / 2) ** 2
         km = 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, h)))
-        return max(self.a + self.b * km, km / 100.0) + self.base[self.col[req.model]][i]
+        return self.rtt_ms(km) + self.base[self.col[req.model]][i]
+
+    def rtt_ms(self, km: float) -> float:
+        """The public stretch fit at ``km``, band by band (intercept + slope x km inside each band)."""
+        t = self.c
+        for lo, hi, slope in self.bands:
+            if km <= lo:
+                break
+            t += slope * (min(km, hi) - lo)
+        return t
 
 
 def check_same_choice(plain: PlainRouter, sc: Scenario, req: Request, ours: str, loop_row: int) -> bool:

@@ -1,6 +1,6 @@
 """Shared builders of the routing tests: city coordinates, an execution-node factory and the shipped RTT fits.
 
-The coordinates are city centres (degrees); the RTT helpers evaluate the shipped fits ``a + b x km`` on the
+The coordinates are city centres (degrees); the RTT helpers evaluate the shipped fits (``rtt_ms_km``) on the
 great-circle distance, as the hand computations in the routing tests do.
 """
 
@@ -36,11 +36,9 @@ def km(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 def public_ms(a: tuple[float, float], b: tuple[float, float]) -> float:
     """RTT of the shipped public-internet fit (fitted on WonderProxy pings, tests/data/latency), ms."""
-    fit = default_rtt_model().public
-    return fit.a_ms + fit.b_ms_per_km * km(a, b)
+    return float(default_rtt_model().public.rtt_ms_km(km(a, b)))
 
 
 def backbone_ms(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """RTT of the shipped same-provider backbone fit (AWS inter-region p50), ms."""
-    fit = default_rtt_model().backbone
-    return fit.a_ms + fit.b_ms_per_km * km(a, b)
+    """RTT of the shipped same-provider backbone fit (AWS inter-region p50 net of overhead), ms."""
+    return float(default_rtt_model().backbone.rtt_ms_km(km(a, b)))

@@ -1,8 +1,10 @@
 """Routing policies on hand-made scenarios where each policy's answer is derived by hand.
 
-Times use the shipped public-internet fit ``a + b x km`` (``a`` = 14.79 ms, ``b`` = 0.016893 ms/km,
-fitted on WonderProxy pings) and, between two nodes of one provider, the backbone fit (``a`` = 10.021 ms,
-``b`` = 0.015688 ms/km, AWS inter-region p50). Great-circle km from :func:`great_circle_km`.
+Times use the shipped public-internet fit (4.5755 ms + 0.0286494 ms/km up to 1,000 km, then 0.016731
+ms/km; fitted on WonderProxy pings) and, between two nodes of one provider, the backbone fit (0 ms +
+0.0211144 ms/km up to 1,000 km, then 0.0153338 ms/km; AWS inter-region p50 net of the measuring method's
+overhead). Great-circle km from :func:`great_circle_km`; :func:`public_ms` and :func:`backbone_ms` evaluate
+the shipped fits.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from nodeplan.scenario.model import Model, Policy, Scenario
 from .routing_builders import ASHBURN, FRANKFURT, PARIS, backbone_ms, node, public_ms
 
 BRUSSELS = (50.8503, 4.3517)
+A_MS = 4.5755  # the public fit at 0 km (its intercept): a user on the node's own site
 LONDON = (51.5074, -0.1278)
 SYDNEY = (-33.8688, 151.2093)
 
@@ -35,8 +38,17 @@ TINY = Model(id="tiny", size_bytes=10_000_000, load_s=0.01, service_s={"gpu": 0.
 def test_fit_coefficients_are_the_shipped_ones() -> None:
     # the hand computations below read these; a refit must update the comments of this file
     fit = default_rtt_model()
-    assert (fit.public.a_ms, fit.public.b_ms_per_km) == (14.79, 0.016893)
-    assert (fit.backbone.a_ms, fit.backbone.b_ms_per_km) == (10.021, 0.015688)
+    assert (fit.public.intercept_ms, fit.public.breaks_km, fit.public.ms_per_km) == (
+        4.5755,
+        (1000.0,),
+        (0.0286494, 0.016731),
+    )
+    assert (fit.backbone.intercept_ms, fit.backbone.breaks_km, fit.backbone.ms_per_km) == (
+        0.0,
+        (1000.0,),
+        (0.0211144, 0.0153338),
+    )
+    assert public_ms(PARIS, PARIS) == A_MS
 
 
 # -- 3. every built-in policy gives its own answer -------------------------------------------------------
@@ -50,7 +62,7 @@ def five_answers() -> Scenario:
     ========== ========= ===== ===== ===== ========= ==========================================
     node       where     warm  slots USD/h in flight why
     ========== ========= ===== ===== ===== ========= ==========================================
-    near-cold  Paris     no    4     2     1         nearest (RTT = a = 14.79 ms)
+    near-cold  Paris     no    4     2     1         nearest (RTT at 0 km = 4.58 ms)
     warm-busy  Brussels  yes   1     2     1         latency-only: ignores its 50 ms queue
     london     London    yes   4     2     1         nodeplan: warm, no queue
     cheap-far  Sydney    yes   4     0.1   1         cheapest among warm nodes
@@ -104,19 +116,19 @@ def test_each_builtin_policy_gives_its_own_hand_derived_answer() -> None:
     assert got["random"].executor in {"near-cold", "warm-busy", "london", "cheap-far", "idle"}
     assert set(BASELINES) >= set(expected) - {"nodeplan"}
 
-    # nearest: RTT Paris -> Paris = a; it pays the pull from Frankfurt: RTT + 100 MB at 10 Gbit/s
-    # (1.25 GB/s: the 64 MiB window allows 2.9 GB/s at 22.9 ms) = RTT + 80 ms
+    # nearest: RTT Paris -> Paris = the fit at 0 km; it pays the pull from Frankfurt: RTT + 100 MB at
+    # 10 Gbit/s (1.25 GB/s: the 64 MiB window allows 3.7 GB/s at 18.3 ms) = RTT + 80 ms
     near = got["nearest"].time
-    assert near.network_ms == pytest.approx(14.79, abs=1e-4)
+    assert near.network_ms == pytest.approx(A_MS, abs=1e-4)
     assert near.cold_start_ms == pytest.approx(public_ms(PARIS, FRANKFURT) + 80.0, rel=1e-9)
     assert got["nearest"].source == "store"
-    # latency-only scores RTT + service only (warm-busy: 19.25 + 50 < london: 20.60 + 50) and so lands
+    # latency-only scores RTT + service only (warm-busy: 12.14 + 50 < london: 14.42 + 50) and so lands
     # behind the request in flight on warm-busy's single slot: a 50 ms queue it never looked at
     lo = got["latency-only"].time
     assert public_ms(PARIS, BRUSSELS) + 50.0 < public_ms(PARIS, LONDON) + 50.0
     assert lo.queue_ms == pytest.approx(50.0)
     assert lo.total_ms == pytest.approx(public_ms(PARIS, BRUSSELS) + 50.0 + 50.0, rel=1e-6)
-    # nodeplan: london 20.60 + 50 beats warm-busy 19.25 + 50 + 50 and near-cold 14.79 + 102.86 + 50
+    # nodeplan: london 14.42 + 50 beats warm-busy 12.14 + 50 + 50 and near-cold 4.58 + 98.27 + 50
     np_ = got["nodeplan"].time
     assert np_.total_ms == pytest.approx(public_ms(PARIS, LONDON) + 50.0, rel=1e-6)
     assert np_.total_ms < min(
@@ -145,20 +157,22 @@ def test_latency_only_cache_penalty_sends_a_tiny_model_to_a_far_warm_node() -> N
     st = RouterState.from_scenario(sc)
     lo = route(Request("tiny", *PARIS, policy="latency-only"), st, commit=False)
     npl = route(Request("tiny", *PARIS), st, commit=False)
-    # latency-only: near 14.79 + 20 + 10,000 (not cached) vs far 119.29 + 20: the penalty is larger than
-    # the ~104.5 ms RTT gap, so it goes to Ashburn
+    # latency-only: near 4.58 + 20 + 10,000 (not cached) vs far 119.99 + 20: the penalty is larger than
+    # the ~115.4 ms RTT gap, so it goes to Ashburn
     assert lo.executor == "far-warm"
     assert lo.time.cold_start_ms == 0.0
     far_total = public_ms(PARIS, ASHBURN) + 20.0
     assert lo.total_ms == pytest.approx(far_total, rel=1e-6)
-    assert public_ms(PARIS, ASHBURN) - 14.79 < 10_000.0  # the RTT gap the penalty outweighs
-    # nodeplan: the real cold start of 10 MB from the Paris store is RTT 14.79 + 8 ms (1.25 GB/s) + 10 ms
-    # load, so the near node finishes in 14.79 + 32.79 + 20 = 67.58 ms
+    assert public_ms(PARIS, ASHBURN) - A_MS < 10_000.0  # the RTT gap the penalty outweighs
+    # nodeplan: the real cold start of 10 MB from the Paris store is RTT 4.58 + 8 ms (1.25 GB/s) + 10 ms
+    # load, so the near node finishes in 4.58 + 22.58 + 20 = 47.15 ms
     assert npl.executor == "near-cold"
     assert npl.source == "store"
-    assert npl.time.cold_start_ms == pytest.approx(14.79 + 8.0 + 10.0, rel=1e-9)
-    assert npl.total_ms == pytest.approx(14.79 + 32.79 + 20.0, abs=1e-3)
-    assert far_total - npl.total_ms == pytest.approx(public_ms(PARIS, ASHBURN) - 14.79 - 32.79, abs=1e-3)
+    assert npl.time.cold_start_ms == pytest.approx(A_MS + 8.0 + 10.0, rel=1e-9)
+    assert npl.total_ms == pytest.approx(A_MS + (A_MS + 18.0) + 20.0, abs=1e-3)
+    assert far_total - npl.total_ms == pytest.approx(
+        public_ms(PARIS, ASHBURN) - A_MS - (A_MS + 18.0), abs=1e-3
+    )
 
 
 # -- 5. random: uniform over live nodes, seeded ---------------------------------------------------------
@@ -281,7 +295,7 @@ def test_asn_only_independence_accepts_a_verifier_that_shares_only_the_provider(
     assert r.independence.dims == ("asn",)
     assert r.independence.compliant
     assert r.independence.pairs[0].shared == ()
-    # both on AWS: the hop takes the backbone fit, 10.021 + 0.015688 x 1.6 km, + 5 ms attestation check
+    # both on AWS: the hop takes the backbone fit, 0 + 0.0211144 x 1.6 km, + 5 ms attestation check
     # (the router's arccos puts a 1.6 km hop within 0.002 ms of haversine)
     assert r.time.verification_ms == pytest.approx(backbone_ms(FRANKFURT, V_AWS2) + 5.0, abs=0.002)
 

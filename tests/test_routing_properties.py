@@ -220,17 +220,14 @@ CHECK_MS = {VerificationMode.TEE: 5.0, VerificationMode.ZKML: 200.0}  # attestat
 
 
 def _fit_rtt_ms(a: Node, b: Node) -> float:
-    """The shipped fit ``a + b x km`` (backbone when both share a known provider), fibre floor km/100."""
+    """The shipped fit at great-circle km (backbone when both share a known provider)."""
     fit = default_rtt_model()
     line = fit.backbone if a.provider is not None and a.provider == b.provider else fit.public
-    km = float(great_circle_km(a.lat, a.lon, b.lat, b.lon))
-    return max(line.a_ms + line.b_ms_per_km * km, km / 100.0)
+    return float(line.rtt_ms_km(great_circle_km(a.lat, a.lon, b.lat, b.lon)))
 
 
 def _user_rtt_ms(req: Request, node: Node) -> float:
-    fit = default_rtt_model().public
-    km = float(great_circle_km(req.lat, req.lon, node.lat, node.lon))
-    return max(fit.a_ms + fit.b_ms_per_km * km, km / 100.0)
+    return float(default_rtt_model().public.rtt_ms_km(great_circle_km(req.lat, req.lon, node.lat, node.lon)))
 
 
 def _factor(model: Model, mode: VerificationMode) -> float:

@@ -37,7 +37,7 @@ from nodeplan.exceptions import RoutingError
 from nodeplan.model.codes import compile_network
 from nodeplan.model.geo import EARTH_RADIUS_KM, central_angle, unit_vectors
 from nodeplan.model.queueing import mmc_wait_s
-from nodeplan.model.rtt import LinearRtt, RttModel, default_rtt_model
+from nodeplan.model.rtt import RttFit, RttModel, default_rtt_model
 from nodeplan.model.timing import (
     TimingParams,
     cold_start_s,
@@ -523,7 +523,7 @@ class NetworkState:
         row[meas.node_rows[ok]] = vals[ok]
 
     @staticmethod
-    def _rtt_from(xyz3: NDArray[np.float64], u: NDArray[np.float64], fit: LinearRtt) -> NDArray[np.float64]:
+    def _rtt_from(xyz3: NDArray[np.float64], u: NDArray[np.float64], fit: RttFit) -> NDArray[np.float64]:
         """(P, n) RTT, ms, from each unit vector ``u[p]`` (P, 3) to each column of ``xyz3`` (3, n)."""
         km = central_angle(u.T[:, :, None], xyz3[:, None, :])
         km *= EARTH_RADIUS_KM
