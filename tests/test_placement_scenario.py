@@ -288,16 +288,24 @@ def test_expected_time_beyond_the_objective_bound_is_named() -> None:
 
 
 def test_builtin_heuristic_is_feasible_and_not_better_than_milp() -> None:
-    # Since the verifier hop counts in the expected time (issue 8), the built-in's TEE clients have fewer
-    # nodes within their SLO and the heuristic's congestion pricing no longer finds sites that carry the
-    # load with today's replica counts (it says so, and names --solver milp); one more replica per model
-    # gives it room. The MILP proves the optimum either way.
+    # The heuristic either finds sites that carry the load (then it is feasible, keeps the rules and is
+    # not better than the MILP's proven bound) or says it cannot and names --solver milp: with the
+    # verifier hop in the expected time the built-in's TEE and zkML clients have few nodes within their
+    # SLO, and its congestion pricing does not always find them (issue 8 notes).
     rules = (DiversityRule("provider", max_share=0.6, min_distinct=2),)
-    with pytest.raises(InfeasiblePlacementError, match="use --solver milp"):
-        place(load_builtin(), PlacementSpec(rules=rules, solver=SolverChoice.HEURISTIC))
     milp = place(load_builtin(), PlacementSpec(rules=rules, solver=SolverChoice.MILP))
     assert milp.result.status == "optimal"
-    for sp in (milp,):
+    try:
+        heur = place(load_builtin(), PlacementSpec(rules=rules, solver=SolverChoice.HEURISTIC))
+    except InfeasiblePlacementError as exc:
+        message = str(exc)
+        runs = [milp]
+        assert "use --solver milp" in message
+    else:
+        assert milp.result.bound <= heur.result.objective + 1e-6
+        assert heur.result.objective <= 1.02 * milp.result.objective
+        runs = [milp, heur]
+    for sp in runs:
         for m in sp.models:
             assert m.after.providers >= 2
             assert m.after.max_provider_share <= 0.6 + 1e-9
