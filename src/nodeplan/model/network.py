@@ -434,29 +434,21 @@ class NetworkState:
 
     # -- executor time (the router's selection vector) ---------------------------------------------------
     def executor_time_ms(
-        self,
-        rows: NDArray[np.float64],
-        j: NDArray[np.int64],
-        factor: NDArray[np.float64],
-        proof: Iterable[VerificationMode | None],
+        self, row: NDArray[np.float64], j: int, factor: float, proof: VerificationMode | None
     ) -> NDArray[np.float64]:
-        """(G, n) expected time without verification, ms, of G requests on every node: RTT row + queue +
-        cold start + service x executor factor; ``inf`` where a node cannot execute (down, no slot, cannot
-        run or fetch the model, or, for TEE/zkML, cannot produce the attestation or proof itself).
-
-        ``rows`` (G, n) RTT rows, ``j`` (G,) model columns, ``factor`` (G,) executor factors, ``proof``
-        the mode of each request when it is TEE or zkML (``None`` otherwise). The router's ``decide`` and
-        ``route_batch`` rank executors by it; factor 1 adds the precomputed ``base_ms`` in one step.
+        """(n,) expected time without verification, ms, of one request on every node: RTT ``row`` +
+        queue + cold start + service x executor ``factor``; ``inf`` where a node cannot execute (down,
+        no slot, cannot run or fetch model column ``j``, or, for a TEE/zkML ``proof`` mode, cannot
+        produce the attestation or proof itself). The router's ``decide`` and ``route_batch`` rank
+        executors by it; factor 1 adds the precomputed ``base_ms`` in one step.
         """
-        time = rows + np.take(self.base_ms, j, axis=0)
-        other = np.flatnonzero(factor != 1.0)
-        if other.size:
-            t2 = rows[other] + self.qc_ms[j[other]]
-            t2 += self.svc_ms[j[other]] * factor[other, None]
-            time[other] = t2
-        for g, mode in enumerate(proof):
-            if mode is not None:
-                time[g] = np.where(self.mode_cols[mode], time[g], np.inf)
+        if factor == 1.0:
+            time = row + self.base_ms[j]
+        else:
+            time = row + self.qc_ms[j]
+            time += self.svc_ms[j] * factor
+        if proof is not None:
+            time = np.where(self.mode_cols[proof], time, np.inf)
         return time
 
     # -- RTT (hot path) -------------------------------------------------------------------------------

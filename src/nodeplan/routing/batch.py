@@ -273,8 +273,10 @@ def _plan(
     j_g = np.array([state.model_col[r.model] for r in reps], dtype=np.int64)
     fac_g = np.array([state.factors[(state.model_col[r.model], r.verification)] for r in reps])
     # expected time and cost, (groups x nodes), each element as route() computes it
-    proof = [r.verification if r.verification in _PROOF else None for r in reps]
-    time = state.executor_time_ms(np.take(rows, slot_g, axis=0), j_g, fac_g, proof)
+    time = np.empty((len(reps), state.n_nodes))
+    for g, r in enumerate(reps):
+        proof = r.verification if r.verification in _PROOF else None
+        time[g] = state.executor_time_ms(rows[slot_g[g]], int(j_g[g]), float(fac_g[g]), proof)
     other = np.flatnonzero(fac_g != 1.0)
     w = state.scenario.policy.price_weight_ms_per_usd
     if w == 0:

@@ -201,7 +201,7 @@ def decide(req: Request, state: RouterState, rtt_row: NDArray[np.float64], polic
     mode = req.verification
     factor = check_mode(state, j, mode)
     proof = mode if mode in _PRODUCES_PROOF else None  # the executor itself must produce the proof
-    time = state.executor_time_ms(rtt_row[None, :], np.array([j]), np.array([factor]), (proof,))[0]
+    time = state.executor_time_ms(rtt_row, j, factor, proof)
     ctx = ScoreContext(state, req, j, mode, factor, rtt_row, time)
     cost = policy.executor_cost(ctx)
     k = req.verifiers
