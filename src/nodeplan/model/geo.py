@@ -60,7 +60,7 @@ def central_angle(u: NDArray[np.float64], v: NDArray[np.float64]) -> NDArray[np.
     """
     d2 = np.asarray(np.subtract(u[0], v[0]))  # an array even for one pair, so the steps below work in place
     np.multiply(d2, d2, out=d2)
-    t = np.subtract(u[1], v[1])
+    t = np.asarray(np.subtract(u[1], v[1]))
     np.multiply(t, t, out=t)
     d2 += t
     np.subtract(u[2], v[2], out=t)
