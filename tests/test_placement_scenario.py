@@ -4,6 +4,7 @@ memory, diversity and price; the heuristic against the MILP; infeasibility named
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -109,11 +110,15 @@ def test_capacity_splits_a_source_hand_computed() -> None:
     # One slot per node, 50 ms service: 20 req/s each. 36 req/s: Paris sends 24, Tokyo 12.
     # K=2 par + tyo: Paris overflows 4 req/s to tyo (250 ms instead of 60).
     sc = _scenario(capacity=1, rate=36.0)
-    sp = place(sc, PlacementSpec(replicas=2, solver=SolverChoice.MILP), _rtt())
+    spec = PlacementSpec(replicas=2, solver=SolverChoice.MILP, max_utilisation=1.0)
+    sp = place(sc, spec, _rtt())
     assert set(sp.models[0].after.nodes) == {"par", "tyo"}
     expected = (20 * 60 + 4 * 250 + 12 * 60) / 36
     assert sp.latency_ms == pytest.approx(expected)
     assert any(b.startswith("capacity[par]") for b in sp.result.binding)
+    # par carries 20 req/s on one slot of 50 ms: utilisation 1, so its M/M/1 queue never drains and the
+    # router's expected time on this plan is unbounded (the default max_utilisation, 0.8, avoids this)
+    assert sp.expected_ms == math.inf
 
 
 def test_slo_that_no_node_meets_is_named() -> None:

@@ -148,8 +148,12 @@ def place_cmd(
         ),
     ] = 0.0,
     max_utilisation: Annotated[
-        float, typer.Option("--max-utilisation", help="Share of a node's slots the plan may fill, in (0, 1].")
-    ] = 1.0,
+        float,
+        typer.Option(
+            "--max-utilisation",
+            help="Share of a node's slots the plan may fill, in (0, 1]; at 1 a node's queue never drains.",
+        ),
+    ] = 0.8,
     time_limit: Annotated[
         float,
         typer.Option("--time-limit", help="MILP time limit, s; past it: best placement, status time_limit."),

@@ -118,7 +118,7 @@ class PlacementSpec:
     price_weight_ms_per_usd_hour : ms of demand-weighted mean time that 1 USD/hour of node price is worth
         in the objective (0 = latency only)
     max_utilisation : load a node may carry, as a share of its slots (1.0 = the brief's ``slots /
-        service time`` bound)
+        service time`` bound, where the node's queue never drains; default 0.8)
     time_limit_s : MILP time limit, s (> 0, finite); past it the best placement, status ``time_limit``
     rel_gap : relative MIP gap at which HiGHS stops, in [0, 1). The default, 1e-9, asks for a proof of
         optimality (status ``optimal``); a larger gap may stop sooner, with status ``gap_limit`` (HiGHS's
@@ -138,7 +138,7 @@ class PlacementSpec:
     budget_usd_per_hour: float | None = None
     rules: tuple[DiversityRule, ...] = ()
     price_weight_ms_per_usd_hour: float = 0.0
-    max_utilisation: float = 1.0
+    max_utilisation: float = 0.8
     time_limit_s: float = 60.0
     rel_gap: float = PROVEN_GAP
     solver: SolverChoice = SolverChoice.AUTO

@@ -87,9 +87,13 @@ def print_placement(sp: ScenarioPlacement, console: Console) -> None:
         f"router's expected time on the plan (queue at its load): {_queue_ms(sp.expected_ms)} "
         f"(today {_queue_ms(sp.before_expected_ms)})"
     )
-    if not all(v is None or math.isfinite(v) for v in (sp.expected_ms, sp.before_expected_ms)):
+    if sp.expected_ms is not None and not math.isfinite(sp.expected_ms):
         console.print(
             "  unbounded: a node at 100% of its slots never drains its queue; use --max-utilisation < 1"
+        )
+    elif sp.before_expected_ms is not None and not math.isfinite(sp.before_expected_ms):
+        console.print(
+            "  today unbounded: today's warm replicas would run some node at 100% of its slots or more"
         )
     for m in sp.models:
         t = Table(
