@@ -149,7 +149,8 @@ class ScenarioPlacement:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (floats as numbers, ``inf`` and ``nan`` as ``None``, the status as its value;
-        ``bound`` and ``gap`` are ``None`` without a proven bound)."""
+        ``bound`` and ``gap`` are ``None`` without a proven bound; ``expected_ms`` is ``None`` when a node
+        of the plan is at 100% of its slots, its queue unbounded)."""
         r = self.result
         return _json_ready(
             {
@@ -162,10 +163,12 @@ class ScenarioPlacement:
                 "solve_s": r.solve_s,
                 "binding": list(r.binding),
                 "latency_ms": self.latency_ms,
+                "expected_ms": self.expected_ms,
                 "usd_per_hour": self.usd_per_hour,
                 "price_weight_ms_per_usd_hour": self.price_weight_ms_per_usd_hour,
                 "before": {
                     "latency_ms": self.before_latency_ms,
+                    "expected_ms": self.before_expected_ms,
                     "usd_per_hour": self.before_usd_per_hour,
                     "unserved_share": self.before_unserved_share,
                 },
